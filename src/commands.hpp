@@ -1,0 +1,40 @@
+// The `validate` and `dry-run-route` commands: config in, report out, an exit code.
+#pragma once
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace kiagateway {
+
+enum class report_format { text, json };
+
+// Exit codes shared by every command.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failed = 1; // invalid config, failed expectation, unreadable input
+inline constexpr int exit_usage = 2;
+
+struct validate_options {
+    std::string config_path = "servers.toml";
+    report_format format = report_format::text;
+};
+
+int validate_command(const validate_options& options, std::ostream& out, std::ostream& err);
+
+struct dry_run_query {
+    enum class kind { host, sni, http_request, tls_client_hello };
+    kind what = kind::host;
+    std::string value; // a name, or a file path for captured bytes
+};
+
+struct dry_run_options {
+    std::string config_path = "servers.toml";
+    std::vector<dry_run_query> queries;
+    // Empty, one (applies to every query) or one per query. "none" expects no route.
+    std::vector<std::string> expect;
+    report_format format = report_format::text;
+};
+
+int dry_run_command(const dry_run_options& options, std::ostream& out, std::ostream& err);
+
+} // namespace kiagateway
