@@ -2,6 +2,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,5 +37,15 @@ struct dry_run_options {
 };
 
 int dry_run_command(const dry_run_options& options, std::ostream& out, std::ostream& err);
+
+struct run_options {
+    std::string config_path = "servers.toml";
+    // When given, these replace the file's http_listen / https_listen ("off" = none).
+    std::optional<std::vector<std::string>> http_listen;
+    std::optional<std::vector<std::string>> https_listen;
+};
+
+// Serves until stopped; the exit code is 0 after a clean stop.
+int run_command(const run_options& options, std::ostream& err);
 
 } // namespace kiagateway

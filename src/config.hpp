@@ -35,6 +35,7 @@ struct gateway_settings {
 struct config {
     std::string path;
     gateway_settings gateway;
+    bool listen_overridden = false; // listeners came from the command line, not the file
     std::shared_ptr<const route_table> http;
     std::shared_ptr<const route_table> https;
 };

@@ -1,4 +1,4 @@
-// kiagateway's command line (CLI11): `validate`, `dry-run-route`, `--version`.
+// kiagateway's command line (CLI11): `run`, `validate`, `dry-run-route`, `--version`, and the original's forms.
 #include "commands.hpp"
 #include "version.hpp"
 
@@ -43,9 +43,32 @@ int main(int argc, char** argv) {
                  " - a TCP domain router: routes plain HTTP by Host and TLS by SNI to the\n"
                  "backends one TOML file names, without decrypting anything."};
     app.set_version_flag("--version", "kiagateway " KIAGATEWAY_VERSION);
-    app.require_subcommand(1);
-    app.footer("Run 'kiagateway COMMAND --help' for the options of a command.\n"
+    app.require_subcommand(0, 1);
+    app.footer("With no command, kiagateway runs: 'kiagateway' serves ./servers.toml and 'kiagateway FILE'\n"
+               "serves FILE (the original kiagateway's forms).\n"
+               "Run 'kiagateway COMMAND --help' for the options of a command.\n"
                "Exit codes: 0 success, 1 invalid config or failed check, 2 usage error.");
+    std::string original_form_config = "servers.toml";
+    app.add_option("config", original_form_config, "Config file to run (default: servers.toml)")->option_text("FILE");
+
+    kiagateway::run_options run;
+    CLI::App* run_cmd = app.add_subcommand("run", "Route live traffic: HTTP by Host, TLS by SNI (the default command)");
+    run_cmd->add_option("-c,--config", run.config_path, "Config file (default: servers.toml)")->option_text("FILE");
+    std::vector<std::string> http_listen;
+    std::vector<std::string> https_listen;
+    CLI::Option* http_listen_opt =
+        run_cmd->add_option("--http-listen", http_listen, "Listen for HTTP here instead of the file's http_listen "
+                                                          "(repeatable; 'off' for none)")
+            ->allow_extra_args(false)
+            ->option_text("ADDR");
+    CLI::Option* https_listen_opt =
+        run_cmd->add_option("--https-listen", https_listen, "Listen for TLS here instead of the file's https_listen "
+                                                            "(repeatable; 'off' for none)")
+            ->allow_extra_args(false)
+            ->option_text("ADDR");
+    run_cmd->footer("Stop with SIGTERM or Ctrl-C (open connections get drain_timeout to finish; a second\n"
+                    "signal stops at once). SIGHUP reloads the routes from the same file.\n"
+                    "Example: kiagateway run -c servers.toml --http-listen 127.0.0.1:8080 --https-listen 127.0.0.1:8443");
 
     kiagateway::validate_options validate;
     CLI::App* validate_cmd =
@@ -103,6 +126,18 @@ int main(int argc, char** argv) {
 
     if (validate_cmd->parsed()) {
         return kiagateway::validate_command(validate, std::cout, std::cerr);
+    }
+    if (run_cmd->parsed() || !dry_run_cmd->parsed()) {
+        if (!run_cmd->parsed()) {
+            run.config_path = original_form_config;
+        }
+        if (http_listen_opt->count() != 0) {
+            run.http_listen = http_listen;
+        }
+        if (https_listen_opt->count() != 0) {
+            run.https_listen = https_listen;
+        }
+        return kiagateway::run_command(run, std::cerr);
     }
     dry_run.queries = ordered_queries(*dry_run_cmd, flags, {&hosts, &snis, &http_files, &tls_files});
     return kiagateway::dry_run_command(dry_run, std::cout, std::cerr);

@@ -71,4 +71,10 @@ const char* http_error_response(int status) noexcept {
     }
 }
 
+std::string_view tls_unrecognized_name_alert() noexcept {
+    // Record type alert (21), version 3.3, length 2; level fatal (2), description unrecognized_name (112).
+    static constexpr char alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70};
+    return {alert, sizeof alert};
+}
+
 } // namespace kiagateway

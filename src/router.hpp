@@ -4,6 +4,8 @@
 #include "route_table.hpp"
 #include "sniff.hpp"
 
+#include <string_view>
+
 namespace kiagateway {
 
 enum class protocol { http, tls };
@@ -34,5 +36,8 @@ routing_decision decide(protocol p, const sniff_result& sniffed, const route_tab
 
 // The HTTP answer for a status decide() gave, with Connection: close.
 const char* http_error_response(int status) noexcept;
+
+// A fatal TLS alert, unrecognized_name (RFC 6066 §3), as a plaintext record: 7 bytes.
+std::string_view tls_unrecognized_name_alert() noexcept;
 
 } // namespace kiagateway

@@ -296,15 +296,25 @@ class Usage(unittest.TestCase):
     def test_help_lists_the_commands(self):
         result = run("--help")
         self.assertEqual(result.returncode, 0)
-        for word in ["validate", "dry-run-route", "--version"]:
+        for word in ["run", "validate", "dry-run-route", "--version", "servers.toml"]:
             self.assertIn(word, result.stdout)
         result = run("dry-run-route", "--help")
         self.assertEqual(result.returncode, 0)
         for word in ["--host", "--sni", "--http-request", "--tls-client-hello", "--expect", "--format"]:
             self.assertIn(word, result.stdout)
 
+    def test_original_form_runs_the_named_file(self):
+        # `kiagateway FILE` is the original's `run -c FILE`: a missing file is a config error, not usage.
+        result = run("no-such-config.toml")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("no-such-config.toml: error: cannot read the config: no such file", result.stderr)
+        result = run("run", "-c", CONFIGS / "bad_key.toml")
+        self.assertEqual(result.returncode, 1)
+        self.assertIn("bad_key.toml:2:1: error:", result.stderr)
+        self.assertIn("invalid config; not starting", result.stderr)
+
     def test_usage_errors_exit_2(self):
-        for args in (["validate", "--format", "xml"], ["no-such-command"], ["validate", "--bogus"],
+        for args in (["validate", "--format", "xml"], ["validate", "--bogus"], ["run", "--http-listen", "nowhere"],
                      ["dry-run-route", "-c", EXAMPLES / "servers.toml"],
                      ["dry-run-route", "--tls-client-hello", "/no/such/capture.bin"]):
             with self.subTest(args=args):

@@ -1,0 +1,75 @@
+// POSIX platform layer: the open-file limit, SIGPIPE, and signals (TERM/INT stop, HUP reloads).
+#include "platform.hpp"
+
+#include "gateway.hpp"
+#include "log.hpp"
+
+#include <asio.hpp>
+
+#include <csignal>
+#include <sys/resource.h>
+
+namespace kiagateway::platform {
+
+std::vector<std::string> prepare_process() {
+    std::vector<std::string> notes;
+    // A write to a peer that has gone must be an error code, never a process-killing signal
+    // (Asio sends with MSG_NOSIGNAL on Linux, but not every platform has it, and logs go to pipes).
+    std::signal(SIGPIPE, SIG_IGN);
+
+    // Each connection costs two descriptors. The soft limit is often 1024 (and lower on some
+    // BSDs, which the original warned could be used for a DoS): take the hard limit.
+    rlimit limit{};
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+        rlim_t wanted = limit.rlim_max;
+#if defined(__APPLE__)
+        // macOS refuses RLIM_INFINITY here; OPEN_MAX is the most setrlimit accepts.
+        if (wanted == RLIM_INFINITY || wanted > OPEN_MAX) {
+            wanted = OPEN_MAX;
+        }
+#endif
+        if (limit.rlim_cur < wanted) {
+            const rlim_t before = limit.rlim_cur;
+            limit.rlim_cur = wanted;
+            if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+                notes.push_back("open-file limit raised from " + std::to_string(before) + " to " +
+                                std::to_string(wanted));
+            } else {
+                notes.push_back("could not raise the open-file limit above " + std::to_string(before));
+            }
+        } else {
+            notes.push_back("open-file limit " + std::to_string(limit.rlim_cur));
+        }
+    }
+    return notes;
+}
+
+namespace {
+
+void wait_for_signal(asio::signal_set& signals, gateway& g, logger& log) {
+    signals.async_wait([&signals, &g, &log](const std::error_code& ec, int number) {
+        if (ec) {
+            return;
+        }
+        if (number == SIGHUP) {
+            log.info("SIGHUP: reloading the config");
+            g.reload();
+        } else {
+            log.info(number == SIGINT ? "SIGINT received" : "SIGTERM received");
+            g.stop();
+        }
+        wait_for_signal(signals, g, log);
+    });
+}
+
+} // namespace
+
+int serve(gateway& g, logger& log) {
+    asio::signal_set signals(g.control(), SIGINT, SIGTERM, SIGHUP);
+    wait_for_signal(signals, g, log);
+    const int code = g.run();
+    signals.cancel();
+    return code;
+}
+
+} // namespace kiagateway::platform

@@ -1,0 +1,176 @@
+// The gateway: workers, listeners, reload and graceful stop, driven from one control thread.
+#include "gateway.hpp"
+
+#include "duration.hpp"
+
+#include <thread>
+
+namespace kiagateway {
+
+namespace {
+
+constexpr auto drain_poll_interval = std::chrono::milliseconds(20);
+
+std::shared_ptr<const runtime> make_runtime(const config& cfg) {
+    return std::make_shared<const runtime>(runtime{cfg.http, cfg.https, cfg.gateway});
+}
+
+std::string routes_summary(const config& cfg) {
+    return "http " + std::to_string(cfg.http->size()) + " routes, tls " + std::to_string(cfg.https->size()) +
+           " routes";
+}
+
+} // namespace
+
+gateway::gateway(config cfg, logger& log, access_log& access)
+    : config_(std::move(cfg)), log_(log), shared_{{0}, {0}, log, access} {
+    unsigned count = config_.gateway.workers;
+    if (count == 0) {
+        count = std::max(1u, std::thread::hardware_concurrency());
+    }
+    const auto rt = make_runtime(config_);
+    for (unsigned i = 0; i < count; ++i) {
+        workers_.push_back(std::make_unique<worker>(i, count, shared_, rt));
+    }
+    // Listeners are spread over the workers; each accepts for all of them in turn.
+    std::size_t next = 0;
+    const auto bind_all = [&](const std::vector<listen_address>& addresses, protocol proto) {
+        for (const auto& address : addresses) {
+            listeners_.push_back(
+                std::make_shared<listener>(*workers_[next++ % workers_.size()], workers_, proto, address));
+        }
+    };
+    bind_all(config_.gateway.http_listen, protocol::http);
+    bind_all(config_.gateway.https_listen, protocol::tls);
+}
+
+gateway::~gateway() {
+    if (state_ != state::stopped && state_ != state::created) {
+        close_all_connections();
+        finish();
+    }
+}
+
+int gateway::run() {
+    state_ = state::running;
+    for (const auto& l : listeners_) {
+        log_.info(std::string("listening for ") + to_string(l->proto()) + " on " + l->address());
+    }
+    for (auto& w : workers_) {
+        w->start();
+    }
+    for (const auto& l : listeners_) {
+        asio::post(workers_.front()->io(), [l] { l->start(); });
+    }
+    log_.info("ready: " + std::to_string(workers_.size()) + " workers, " + routes_summary(config_) +
+              ", at most " + std::to_string(config_.gateway.max_connections) + " connections, config " +
+              config_.path);
+    control_.run();
+    return 0;
+}
+
+void gateway::reload() {
+    if (state_ != state::running) {
+        return;
+    }
+    load_result loaded = load_config_file(config_.path);
+    if (!loaded.ok()) {
+        log_.error("reload failed, keeping the current routes: " + std::to_string(loaded.errors.size()) +
+                   (loaded.errors.size() == 1 ? " error" : " errors") + " in " + config_.path);
+        for (const auto& d : loaded.errors) {
+            log_.error(d.to_text());
+        }
+        return;
+    }
+    for (const auto& d : loaded.warnings) {
+        log_.warning(d.to_text());
+    }
+    config next = std::move(*loaded.cfg);
+    // Listeners, workers and log targets are fixed at start; routes, timeouts and limits reload.
+    const auto& before = config_.gateway;
+    const auto& after = next.gateway;
+    if (after.workers != before.workers || after.access_log != before.access_log ||
+        after.log_format != before.log_format) {
+        log_.warning("workers, access_log and log_format changes take effect at the next restart");
+    }
+    if (!config_.listen_overridden && (after.http_listen != before.http_listen || after.https_listen != before.https_listen)) {
+        log_.warning("listener changes take effect at the next restart");
+    }
+    next.gateway.http_listen = before.http_listen;
+    next.gateway.https_listen = before.https_listen;
+    next.listen_overridden = config_.listen_overridden;
+    config_ = std::move(next);
+    const auto rt = make_runtime(config_);
+    for (auto& w : workers_) {
+        asio::post(w->io(), [worker = w.get(), rt] { worker->replace(rt); });
+    }
+    log_.info("reloaded " + config_.path + ": " + routes_summary(config_));
+}
+
+void gateway::stop() {
+    if (state_ == state::running) {
+        state_ = state::draining;
+        for (const auto& l : listeners_) {
+            l->close();
+        }
+        const std::size_t open = shared_.open_connections.load();
+        log_.info("stopping: listeners closed; " + std::to_string(open) + " open connections may finish within " +
+                  format_duration(config_.gateway.drain_timeout) + " (a second signal stops at once)");
+        drain_deadline_.expires_after(config_.gateway.drain_timeout);
+        drain_deadline_.async_wait([this](const std::error_code& ec) {
+            if (!ec && state_ == state::draining) {
+                log_.info("drain time is up: closing " + std::to_string(shared_.open_connections.load()) +
+                          " connections");
+                close_all_connections();
+            }
+        });
+        poll_drain();
+    } else if (state_ == state::draining) {
+        log_.info("stopping now: closing " + std::to_string(shared_.open_connections.load()) + " connections");
+        for (const auto& l : listeners_) {
+            l->close();
+        }
+        close_all_connections();
+    }
+}
+
+void gateway::poll_drain() {
+    if (shared_.open_connections.load() == 0) {
+        finish();
+        return;
+    }
+    drain_poll_.expires_after(drain_poll_interval);
+    drain_poll_.async_wait([this](const std::error_code& ec) {
+        if (!ec) {
+            poll_drain();
+        }
+    });
+}
+
+void gateway::close_all_connections() {
+    state_ = state::closing;
+    for (auto& w : workers_) {
+        asio::post(w->io(), [worker = w.get()] { worker->close_all(); });
+    }
+}
+
+void gateway::finish() {
+    if (state_ == state::stopped) {
+        return;
+    }
+    state_ = state::stopped;
+    drain_deadline_.cancel();
+    drain_poll_.cancel();
+    // Once no connection holds work, each io_context runs out and its thread ends.
+    for (auto& w : workers_) {
+        w->release();
+    }
+    for (auto& w : workers_) {
+        w->join();
+    }
+    control_guard_.reset();
+    control_.stop();
+    log_.info("stopped");
+}
+
+} // namespace kiagateway

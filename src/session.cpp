@@ -1,0 +1,211 @@
+// One client connection: sniff the name under a deadline, route it, answer or connect, then relay.
+#include "session.hpp"
+
+#include "endpoint.hpp"
+
+namespace kiagateway {
+
+namespace {
+
+// After an error answer, read (and drop) what the client still sends for this long, so
+// closing does not reset the connection before the client has read the answer.
+constexpr auto linger_time = std::chrono::seconds(2);
+
+constexpr std::size_t min_read_buffer = 16 * 1024;
+
+} // namespace
+
+session::session(worker& owner, asio::ip::tcp::socket client, protocol proto, const std::string& listener)
+    : worker_(owner), client_(std::move(client)), timer_(client_.get_executor()), runtime_(owner.current()),
+      tls_(tls_limits{runtime_->settings.max_header_bytes}), http_(http_limits{runtime_->settings.max_header_bytes}),
+      started_(std::chrono::steady_clock::now()) {
+    record_.start = std::chrono::system_clock::now();
+    record_.id = owner.next_id();
+    record_.proto = proto;
+    record_.listener = listener;
+    std::error_code ec;
+    const auto peer = client_.remote_endpoint(ec);
+    record_.client = ec ? std::string("-") : endpoint_text(peer);
+    worker_.add(this);
+}
+
+session::~session() {
+    worker_.remove(this);
+    record_.duration =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_);
+    worker_.shared().access.write(record_);
+    worker_.shared().open_connections.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void session::start() {
+    std::error_code ignored;
+    client_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    // One byte more than the limit, so a head that is too large is seen as too large.
+    buffer_.resize(std::max(runtime_->settings.max_header_bytes + 1, min_read_buffer));
+    timer_.expires_after(runtime_->settings.read_timeout);
+    timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+        if (ec || self->phase_ != phase::sniffing) {
+            return;
+        }
+        self->record_.result = outcome::timeout;
+        if (self->record_.proto == protocol::http) {
+            // The sniffing read is still pending: cancel it so the answer's reads are the only ones.
+            std::error_code cancel_error;
+            self->client_.cancel(cancel_error);
+            self->answer(http_error_response(408));
+        } else {
+            self->close();
+        }
+    });
+    do_read();
+}
+
+void session::reject_over_limit() {
+    record_.result = outcome::limit;
+    close();
+}
+
+void session::close() {
+    phase_ = phase::done;
+    timer_.cancel();
+    std::error_code ignored;
+    client_.close(ignored);
+    if (const auto c = connector_.lock()) {
+        c->cancel();
+    }
+    if (const auto r = relay_.lock()) {
+        r->close();
+    }
+}
+
+void session::do_read() {
+    client_.async_read_some(asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_),
+                            [self = shared_from_this()](const std::error_code& ec, std::size_t n) {
+                                if (self->phase_ != phase::sniffing) {
+                                    return;
+                                }
+                                if (ec) {
+                                    // The client left before naming a host: nothing to answer.
+                                    self->record_.result = outcome::bad_request;
+                                    self->close();
+                                    return;
+                                }
+                                self->on_read(n);
+                            });
+}
+
+void session::on_read(std::size_t n) {
+    filled_ += n;
+    const std::span<const std::uint8_t> bytes(buffer_.data(), filled_);
+    sniff_result sniffed = record_.proto == protocol::tls ? tls_.parse(bytes) : http_.parse(bytes);
+    if (sniffed.status == sniff_status::need_more) {
+        if (filled_ < buffer_.size()) {
+            do_read();
+            return;
+        }
+        // Cannot happen with the sniffers' limits below the buffer size; refuse rather than loop.
+        sniffed.status = sniff_status::invalid;
+        sniffed.error = sniff_error::too_large;
+    }
+    route(sniffed);
+}
+
+void session::route(const sniff_result& sniffed) {
+    timer_.cancel();
+    record_.name = sniffed.name;
+    record_.bytes_up = filled_;
+    const route_table& table = record_.proto == protocol::http ? *runtime_->http : *runtime_->https;
+    const routing_decision decision = decide(record_.proto, sniffed, table);
+    record_.result = decision.result;
+    if (decision.matched == nullptr) {
+        if (decision.http_status != 0) {
+            answer(http_error_response(decision.http_status));
+        } else if (decision.tls_alert) {
+            answer(tls_unrecognized_name_alert());
+        } else {
+            close();
+        }
+        return;
+    }
+    record_.rule = decision.matched->rule;
+    phase_ = phase::connecting;
+    auto c = std::make_shared<connector>(client_.get_executor(), runtime_->settings.connect_timeout);
+    connector_ = c;
+    c->start(*decision.matched,
+             [self = shared_from_this()](asio::ip::tcp::socket backend, const backend_address* connected_to) {
+                 self->on_connected(std::move(backend), connected_to);
+             });
+}
+
+void session::on_connected(asio::ip::tcp::socket backend, const backend_address* connected_to) {
+    if (phase_ != phase::connecting) {
+        return; // closed while connecting
+    }
+    if (connected_to == nullptr) {
+        record_.result = outcome::connect_failed;
+        if (record_.proto == protocol::http) {
+            answer(http_error_response(502));
+        } else {
+            close();
+        }
+        return;
+    }
+    record_.backend = connected_to->to_string();
+    std::error_code ignored;
+    backend.set_option(asio::ip::tcp::no_delay(true), ignored);
+    phase_ = phase::relaying;
+    auto r = std::make_shared<relay>(std::move(client_), std::move(backend), std::move(buffer_),
+                                     runtime_->settings.idle_timeout);
+    relay_ = r;
+    r->start(filled_, [self = shared_from_this()](const relay::result& result) {
+        self->record_.bytes_up = result.bytes_up;
+        self->record_.bytes_down = result.bytes_down;
+        if (result.idle_timeout) {
+            self->record_.result = outcome::timeout;
+        }
+        self->phase_ = phase::done;
+    });
+}
+
+void session::answer(std::string_view bytes) {
+    phase_ = phase::answering;
+    timer_.cancel();
+    asio::async_write(client_, asio::buffer(bytes.data(), bytes.size()),
+                      [self = shared_from_this()](const std::error_code& ec, std::size_t written) {
+                          self->record_.bytes_down = written;
+                          if (ec || self->phase_ != phase::answering) {
+                              self->close();
+                              return;
+                          }
+                          std::error_code ignored;
+                          self->client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+                          self->linger();
+                      });
+}
+
+void session::linger() {
+    timer_.expires_after(linger_time);
+    timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+        if (!ec) {
+            self->close();
+        }
+    });
+    drain_client();
+}
+
+void session::drain_client() {
+    // Drop whatever the client still sends until it closes its side.
+    client_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](const std::error_code& ec,
+                                                                             std::size_t) {
+        if (self->phase_ != phase::answering) {
+            return;
+        }
+        if (ec) {
+            self->close();
+            return;
+        }
+        self->drain_client();
+    });
+}
+
+} // namespace kiagateway

@@ -1,0 +1,62 @@
+// One client connection: sniff the name under a deadline, route it, answer or connect, then relay.
+#pragma once
+
+#include "connector.hpp"
+#include "log.hpp"
+#include "relay.hpp"
+#include "sniff_http.hpp"
+#include "sniff_tls.hpp"
+#include "worker.hpp"
+
+#include <asio.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiagateway {
+
+class session : public std::enable_shared_from_this<session> {
+public:
+    // `open_connections` was already counted for this connection; the session gives it back.
+    session(worker& owner, asio::ip::tcp::socket client, protocol proto, const std::string& listener);
+    ~session();
+    session(const session&) = delete;
+    session& operator=(const session&) = delete;
+
+    void start();
+    // Over max_connections: close at once, logged with outcome "limit".
+    void reject_over_limit();
+    // Closes the connection now, whatever it is doing (the end of a drain).
+    void close();
+
+private:
+    enum class phase { sniffing, answering, connecting, relaying, done };
+
+    void do_read();
+    void on_read(std::size_t n);
+    void route(const sniff_result& sniffed);
+    // Sends a final answer (an HTTP error or a TLS alert), then closes gracefully.
+    void answer(std::string_view bytes);
+    void linger();
+    void drain_client();
+    void on_connected(asio::ip::tcp::socket backend, const backend_address* connected_to);
+
+    worker& worker_;
+    asio::ip::tcp::socket client_;
+    asio::steady_timer timer_;
+    std::shared_ptr<const runtime> runtime_; // the table this connection started with, kept on reload
+    phase phase_ = phase::sniffing;
+    std::vector<std::uint8_t> buffer_;
+    std::size_t filled_ = 0;
+    tls_sniffer tls_;
+    http_sniffer http_;
+    std::weak_ptr<connector> connector_;
+    std::weak_ptr<relay> relay_;
+    std::chrono::steady_clock::time_point started_;
+    access_record record_;
+};
+
+} // namespace kiagateway

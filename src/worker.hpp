@@ -1,0 +1,75 @@
+// A worker: one thread running its own io_context, and the connections it owns.
+#pragma once
+
+#include "config.hpp"
+#include "log.hpp"
+
+#include <asio.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <unordered_set>
+
+namespace kiagateway {
+
+class session;
+
+// What a connection needs from the config: immutable, replaced as a whole on reload.
+struct runtime {
+    std::shared_ptr<const route_table> http;
+    std::shared_ptr<const route_table> https;
+    gateway_settings settings;
+};
+
+// Gateway-wide state the workers share: counters and the log sinks.
+struct shared_state {
+    std::atomic<std::size_t> open_connections{0};
+    std::atomic<std::uint64_t> limit_rejections{0};
+    logger& log;
+    access_log& access;
+};
+
+class worker {
+public:
+    worker(unsigned index, unsigned count, shared_state& shared, std::shared_ptr<const runtime> rt)
+        : index_(index), count_(count), shared_(shared), runtime_(std::move(rt)) {}
+
+    asio::io_context& io() noexcept { return io_; }
+    shared_state& shared() noexcept { return shared_; }
+    unsigned index() const noexcept { return index_; }
+
+    // Only on this worker's thread.
+    const std::shared_ptr<const runtime>& current() const noexcept { return runtime_; }
+    void replace(std::shared_ptr<const runtime> rt) { runtime_ = std::move(rt); }
+    std::uint64_t next_id() noexcept { return index_ + count_ * ++counter_; }
+    void add(session* s) { sessions_.insert(s); }
+    void remove(session* s) { sessions_.erase(s); }
+    std::size_t session_count() const noexcept { return sessions_.size(); }
+    void close_all();
+
+    void start() {
+        thread_ = std::thread([this] { io_.run(); });
+    }
+    void release() { guard_.reset(); }
+    void join() {
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+
+private:
+    unsigned index_;
+    unsigned count_;
+    shared_state& shared_;
+    // A concurrency hint of 1: only this worker's thread runs it, so Asio can skip locking.
+    asio::io_context io_{1};
+    asio::executor_work_guard<asio::io_context::executor_type> guard_{io_.get_executor()};
+    std::thread thread_;
+    std::shared_ptr<const runtime> runtime_;
+    std::unordered_set<session*> sessions_;
+    std::uint64_t counter_ = 0;
+};
+
+} // namespace kiagateway
