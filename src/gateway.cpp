@@ -60,7 +60,7 @@ int gateway::run() {
         w->start();
     }
     for (const auto& l : listeners_) {
-        asio::post(workers_.front()->io(), [l] { l->start(); });
+        l->start();
     }
     log_.info("ready: " + std::to_string(workers_.size()) + " workers, " + routes_summary(config_) +
               ", at most " + std::to_string(config_.gateway.max_connections) + " connections, config " +

@@ -16,7 +16,7 @@ namespace kiagateway {
 
 class gateway {
 public:
-    // Binds every listener (throws std::system_error naming the address on failure) and
+    // Binds every listener (throws std::runtime_error naming the address on failure) and
     // prepares the workers; nothing is accepted before run().
     gateway(config cfg, logger& log, access_log& access);
     ~gateway();

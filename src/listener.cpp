@@ -4,6 +4,8 @@
 #include "endpoint.hpp"
 #include "session.hpp"
 
+#include <stdexcept>
+
 namespace kiagateway {
 
 namespace {
@@ -44,7 +46,7 @@ listener::listener(worker& home, std::vector<std::unique_ptr<worker>>& workers, 
     const auto ip = asio::ip::make_address(address.ip, ec);
     const asio::ip::tcp::endpoint endpoint(ip, address.port);
     const auto fail = [&address](const std::error_code& error) {
-        throw std::system_error(error, describe_bind_error(address, error));
+        throw std::runtime_error(describe_bind_error(address, error));
     };
     if (ec) {
         fail(ec);
@@ -66,7 +68,11 @@ listener::listener(worker& home, std::vector<std::unique_ptr<worker>>& workers, 
     text_ = endpoint_text(acceptor_.local_endpoint(ec));
 }
 
-void listener::start() { do_accept(); }
+void listener::start() {
+    // Everything a listener does happens on its own worker's thread, start and close included,
+    // so an accept can never be left pending on an io_context that has stopped running.
+    asio::post(home_.io(), [self = shared_from_this()] { self->do_accept(); });
+}
 
 void listener::close() {
     asio::post(home_.io(), [self = shared_from_this()] {

@@ -75,8 +75,6 @@ int run_command(const run_options& options, std::ostream& err) {
         access_log access(cfg.gateway.access_log, cfg.gateway.log_format);
         gateway g(std::move(cfg), log, access);
         return platform::serve(g, log);
-    } catch (const std::system_error& e) {
-        log.error(e.what());
     } catch (const std::exception& e) {
         log.error(e.what());
     }

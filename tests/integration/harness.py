@@ -32,7 +32,9 @@ BINARY = os.environ.get("KIAGATEWAY", str(_DEFAULT_BINARY) if _DEFAULT_BINARY.ex
 DATA = SOURCE / "tests" / "data"
 CONFIGS = DATA / "configs"
 
-LISTENING = re.compile(r"listening for (http|tls) on (\S+)")
+# The address is an IPv4 literal or a bracketed IPv6 literal with a port (whatever follows, e.g. JSON quoting,
+# is not part of it).
+LISTENING = re.compile(r"listening for (http|tls) on (\[[0-9A-Fa-f:.%a-z]+\]:\d+|\d+\.\d+\.\d+\.\d+:\d+)")
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z (info|warning|error): .+$")
 ACCESS_KEYS_JSON = {"time", "id", "client", "listener", "protocol", "name", "rule", "backend", "bytes_up",
                     "bytes_down", "duration_ms", "outcome"}

@@ -117,6 +117,7 @@ class ByteExactReplay(GatewayTest):
         sock = self.client(gw.tls_port, timeout=30)
         started = time.monotonic()
         self.send_slowly(sock, hello, 1, 0.0005)
+        print(f"\n[one-byte] {len(hello)} writes in {time.monotonic() - started:.2f}s", file=sys.stderr)
         self.assertEqual(recorder.wait_for_bytes(len(hello), 5), hello,
                          f"sent {len(hello)} bytes one per write in {time.monotonic() - started:.1f}s")
         # After the replay the connection is a plain pipe.
@@ -178,6 +179,70 @@ class SniffErrors(GatewayTest):
         self.assertLessEqual(elapsed, 3.0)
         self.assertEqual(backend.total_connections, 0)
         self.assertAccess(gw, lambda r: r.get("outcome") == "timeout", "with outcome=timeout")
+
+    def test_read_timeout_is_for_the_whole_head(self):
+        # A client that trickles a byte every 0.2 s is never idle, but still gets 408 at read_timeout.
+        backend = self.http_backend("backend-A")
+        gw = self.start_gateway(toml_config({"read_timeout": "1s"}, http={"a.test": backend.address}))
+        sock = self.client(gw.http_port)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        started = time.monotonic()
+        head = b"GET / HTTP/1.1\r\nHost: a.test\r\nX-Slow: " + b"s" * 40
+        answered = None
+        for byte in head:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                break
+            sock.settimeout(0.2)
+            try:
+                answered = sock.recv(65536)
+            except (socket.timeout, TimeoutError):
+                continue
+            break
+        elapsed = time.monotonic() - started
+        self.assertIsNotNone(answered, "no answer while the head trickled in for %.1fs" % elapsed)
+        self.assertRegex(answered, rb"^HTTP/1\.[01] 408 ")
+        self.assertGreaterEqual(elapsed, 0.9)
+        self.assertLessEqual(elapsed, 2.5)
+        self.assertEqual(backend.total_connections, 0)
+
+    def test_tls_read_timeout_closes(self):
+        backend = self.recorder()
+        gw = self.start_gateway(toml_config({"read_timeout": "1s"}, https={"curl.example.com": backend.address}))
+        hello = (TLS / "curl.bin").read_bytes()
+        with self.client(gw.tls_port) as sock:
+            started = time.monotonic()
+            sock.sendall(hello[:200])
+            data, how = read_until_eof(sock, 5)
+            elapsed = time.monotonic() - started
+        self.assertIn(how, ("eof", "reset"), "not closed within 5 s")
+        self.assertTrue(data == b"" or data.startswith(b"\x15\x03"), f"not a TLS alert: {data!r}")
+        self.assertGreaterEqual(elapsed, 0.9)
+        self.assertLessEqual(elapsed, 3.0)
+        self.assertEqual(backend.connections, [])
+        self.assertAccess(gw, lambda r: r.get("outcome") == "timeout", "with outcome=timeout")
+
+    def test_client_hello_larger_than_max_header_bytes_is_not_routed(self):
+        backend = self.recorder()
+        gw = self.start_gateway(toml_config({"max_header_bytes": 1024, "read_timeout": "5s"},
+                                            https={"chromium.example.com": backend.address,
+                                                   "curl.example.com": backend.address}))
+        hello = (TLS / "chromium.bin").read_bytes()
+        self.assertGreater(len(hello), 1024)
+        with self.client(gw.tls_port) as sock:
+            started = time.monotonic()
+            sock.sendall(hello)
+            data, how = read_until_eof(sock, 5)
+            elapsed = time.monotonic() - started
+        self.assertIn(how, ("eof", "reset"))
+        self.assertLess(elapsed, 1.0)
+        self.assertEqual(backend.connections, [])
+        # A ClientHello under the limit still goes through.
+        small = (TLS / "curl.bin").read_bytes()
+        with self.client(gw.tls_port) as sock:
+            sock.sendall(small)
+            self.assertEqual(backend.wait_for_bytes(len(small), 5), small)
 
     def test_unknown_host_gets_502(self):
         backend = self.http_backend("backend-A")
@@ -275,6 +340,14 @@ class BackendFailures(GatewayTest):
         self.assertLessEqual(elapsed, 3.0)
         self.assertAccess(gw, lambda r: r.get("outcome") == "connect_failed", "with outcome=connect_failed")
 
+    def test_backend_named_by_dns_name(self):
+        addresses = {info[4][0] for info in socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)}
+        if not addresses or not addresses <= {"127.0.0.1", "::1"}:
+            self.skipTest(f"localhost resolves to {addresses}, not only to loopback")
+        backend = self.http_backend("backend-dns", host="127.0.0.1" if "127.0.0.1" in addresses else "::1")
+        gw = self.start_gateway(toml_config(http={"dns.test": f"localhost:{backend.port}"}))
+        self.assertEqual(http_get(gw.http_port, "dns.test").body, b"backend-dns")
+
     def test_failover_to_the_next_backend(self):
         live = self.http_backend("backend-live")
         dead = bk.dead_port()
@@ -325,7 +398,7 @@ class BulkHalfClose(GatewayTest):
         started = time.monotonic()
         sock.sendall(head + up_payload)
         sock.shutdown(socket.SHUT_WR)
-        received, how = read_until_eof(sock, 60)
+        received, how = read_until_eof(sock, 30)
         elapsed = time.monotonic() - started
         sent_digest = hashlib.sha256(head + up_payload).hexdigest()
         self.assertEqual(backend.results, [(len(head) + self.SIZE, sent_digest)],
@@ -425,7 +498,11 @@ class Reload(GatewayTest):
             stop.set()
             worker.join(10)
         failures = [r for r in results if r[1] != 200]
-        self.assertEqual(failures, [], f"{len(failures)} of {len(results)} requests failed")
+        print(f"\n[reload] {len(results)} requests, {sum(r[2] == b'backend-A' for r in results)} to A, "
+              f"{sum(r[2] == b'backend-B' for r in results)} to B", file=sys.stderr)
+        if failures:
+            self.fail(f"{len(failures)} of {len(results)} requests failed; the first ones "
+                      f"(start time, status or error, body): {failures[:5]}")
         bodies = [r[2] for r in results]
         first_b = bodies.index(b"backend-B") if b"backend-B" in bodies else len(bodies)
         self.assertGreaterEqual(first_b, 3, "too few requests before the reload")
@@ -715,6 +792,14 @@ class AccessLog(GatewayTest):
         self.assertEqual(http_get(gw.http_port, "k.test").status, 200)
         self.assertTrue(bk.wait_until(lambda: log.exists() and "outcome=ok" in log.read_text(), 5),
                         "no record in the access log file\n" + gw.logs())
+        self.assertEqual(gw.stdout_snapshot(), [])
+
+    def test_stderr_target(self):
+        backend = self.http_backend("backend-E")
+        gw = self.start_gateway(toml_config({"access_log": "stderr"}, http={"e.test": backend.address}))
+        self.assertEqual(http_get(gw.http_port, "e.test").status, 200)
+        record = self.assertAccess(gw, lambda r: r.get("name") == "e.test", "on stderr", source="stderr")
+        self.assertEqual(record["outcome"], "ok")
         self.assertEqual(gw.stdout_snapshot(), [])
 
     def test_off(self):

@@ -35,7 +35,8 @@ sniff_result with_status(sniff_status s, sniff_error e = sniff_error::none) {
 } // namespace
 
 TEST_CASE("a known name is routed") {
-    const auto d = decide(protocol::http, found("example.com"), *table(false));
+    const auto routes = table(false);
+    const auto d = decide(protocol::http, found("example.com"), *routes);
     CHECK(d.result == outcome::ok);
     REQUIRE(d.matched != nullptr);
     CHECK(d.matched->backends.front().port == 8080);
