@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -611,6 +612,102 @@ void loader::merge(const backends_table& common, const backends_table& specific,
     out = builder.build();
 }
 
+// TOML files are UTF-8. Checked here, before toml11 sees the text: toml11 3.7 reads past its
+// buffer on a truncated sequence in a literal string (found by fuzz/fuzz_config.cpp).
+// Returns the offset of the first bad byte, or npos.
+std::size_t invalid_utf8_at(std::string_view text) {
+    std::size_t i = 0;
+    while (i < text.size()) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x80) {
+            ++i;
+            continue;
+        }
+        std::size_t length = 0;
+        std::uint32_t code = 0;
+        if (c >= 0xC2 && c <= 0xDF) {
+            length = 2;
+            code = c & 0x1Fu;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            length = 3;
+            code = c & 0x0Fu;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            length = 4;
+            code = c & 0x07u;
+        } else {
+            return i; // a continuation byte out of place, or a lead byte UTF-8 never uses
+        }
+        if (text.size() - i < length) {
+            return i;
+        }
+        for (std::size_t k = 1; k < length; ++k) {
+            const auto next = static_cast<unsigned char>(text[i + k]);
+            if ((next & 0xC0u) != 0x80u) {
+                return i;
+            }
+            code = (code << 6) | (next & 0x3Fu);
+        }
+        const bool overlong = (length == 3 && code < 0x800) || (length == 4 && code < 0x10000);
+        const bool surrogate = code >= 0xD800 && code <= 0xDFFF;
+        if (overlong || surrogate || code > 0x10FFFF) {
+            return i;
+        }
+        i += length;
+    }
+    return std::string_view::npos;
+}
+
+// toml11 parses nested arrays and inline tables by recursion, one stack frame chain per level:
+// a few thousand '[' overflow the stack (found by fuzz/fuzz_config.cpp). No kiagateway config
+// nests more than twice, so deeper nesting is refused before toml11 runs. Strings and comments
+// are skipped, so brackets inside them do not count. Returns the offset of the offending
+// bracket, or npos.
+constexpr int max_nesting = 32;
+
+std::size_t too_deep_at(std::string_view text) {
+    int depth = 0;
+    std::size_t i = 0;
+    const auto starts = [&text](std::size_t at, std::string_view what) { return text.substr(at, what.size()) == what; };
+    while (i < text.size()) {
+        const char c = text[i];
+        if (c == '#') {
+            const std::size_t end = text.find('\n', i);
+            i = end == std::string_view::npos ? text.size() : end;
+        } else if (starts(i, "\"\"\"") || starts(i, "'''")) {
+            const std::string_view fence = text.substr(i, 3);
+            std::size_t j = i + 3;
+            while (j < text.size() && !starts(j, fence)) {
+                j += (fence[0] == '"' && text[j] == '\\') ? 2 : 1;
+            }
+            i = std::min(text.size(), j + 3);
+        } else if (c == '"' || c == '\'') {
+            std::size_t j = i + 1;
+            while (j < text.size() && text[j] != c && text[j] != '\n') {
+                j += (c == '"' && text[j] == '\\') ? 2 : 1;
+            }
+            i = std::min(text.size(), j + 1);
+        } else {
+            if (c == '[' || c == '{') {
+                if (++depth > max_nesting) {
+                    return i;
+                }
+            } else if ((c == ']' || c == '}') && depth > 0) {
+                --depth;
+            }
+            ++i;
+        }
+    }
+    return std::string_view::npos;
+}
+
+// line:column of a byte offset, for problems found before toml11 has given places.
+std::pair<std::size_t, std::size_t> place_of(std::string_view text, std::size_t offset) {
+    const std::size_t line = static_cast<std::size_t>(std::count(text.begin(), text.begin() + offset, '\n')) + 1;
+    const std::size_t line_start = offset == 0 ? std::string_view::npos : text.rfind('\n', offset - 1);
+    const std::size_t column = line_start == std::string_view::npos ? offset + 1 : offset - line_start;
+    return {line, column};
+}
+
 std::string read_file(const std::string& path, std::string& problem) {
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
@@ -639,6 +736,22 @@ std::string read_file(const std::string& path, std::string& problem) {
 } // namespace
 
 load_result load_config_text(std::string_view text, const std::string& name) {
+    const auto refuse = [&](std::size_t offset, std::string message) {
+        const auto [line, column] = place_of(text, offset);
+        load_result out;
+        out.errors.push_back({diagnostic::severity::error, name, line, column, std::move(message)});
+        return out;
+    };
+    if (const std::size_t bad = invalid_utf8_at(text); bad != std::string_view::npos) {
+        char byte[8];
+        std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned>(static_cast<unsigned char>(text[bad])));
+        return refuse(bad, std::string("the file is not valid UTF-8 (byte ") + byte +
+                               "): save it as UTF-8, which TOML requires");
+    }
+    if (const std::size_t deep = too_deep_at(text); deep != std::string_view::npos) {
+        return refuse(deep, "arrays or tables nested more than " + std::to_string(max_nesting) +
+                                " levels deep: not a kiagateway config");
+    }
     // toml11 v3 takes ~1.3 s for a 100 000-route file; the plain reader takes a tenth of that.
     // Its tree has no places, so any diagnostic that points into the file is made again from
     // a toml11 parse; and anything outside the plain subset goes to toml11 directly.

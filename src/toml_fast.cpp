@@ -183,7 +183,8 @@ std::optional<toml::value> plain_reader::run() {
         if (end == std::string_view::npos) {
             end = text_.size();
         }
-        if (end > pos_ && text_[end - 1] == '\r') {
+        // CRLF ends a line; a CR anywhere else (even last in the file) is toml11's to judge.
+        if (end != text_.size() && end > pos_ && text_[end - 1] == '\r') {
             --end;
         }
         // Control characters (a lone CR included) and non-ASCII bytes are toml11's to judge.
