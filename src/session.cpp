@@ -11,7 +11,8 @@ namespace {
 // closing does not reset the connection before the client has read the answer.
 constexpr auto linger_time = std::chrono::seconds(2);
 
-constexpr std::size_t min_read_buffer = 16 * 1024;
+// Most heads and ClientHellos fit in 4 KiB; the buffer doubles only for the ones that do not.
+constexpr std::size_t initial_read_buffer = 4 * 1024;
 
 } // namespace
 
@@ -37,11 +38,15 @@ session::~session() {
     worker_.shared().open_connections.fetch_sub(1, std::memory_order_relaxed);
 }
 
+std::size_t session::read_limit() const noexcept {
+    // One byte more than the limit, so a head that is too large is seen as too large.
+    return runtime_->settings.max_header_bytes + 1;
+}
+
 void session::start() {
     std::error_code ignored;
     client_.set_option(asio::ip::tcp::no_delay(true), ignored);
-    // One byte more than the limit, so a head that is too large is seen as too large.
-    buffer_.resize(std::max(runtime_->settings.max_header_bytes + 1, min_read_buffer));
+    buffer_.resize(std::min(initial_read_buffer, read_limit()));
     timer_.expires_after(runtime_->settings.read_timeout);
     timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
         if (ec || self->phase_ != phase::sniffing) {
@@ -99,6 +104,9 @@ void session::on_read(std::size_t n) {
     const std::span<const std::uint8_t> bytes(buffer_.data(), filled_);
     sniff_result sniffed = record_.proto == protocol::tls ? tls_.parse(bytes) : http_.parse(bytes);
     if (sniffed.status == sniff_status::need_more) {
+        if (filled_ == buffer_.size() && buffer_.size() < read_limit()) {
+            buffer_.resize(std::min(buffer_.size() * 2, read_limit()));
+        }
         if (filled_ < buffer_.size()) {
             do_read();
             return;

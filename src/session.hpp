@@ -35,6 +35,7 @@ public:
 private:
     enum class phase { sniffing, answering, connecting, relaying, done };
 
+    std::size_t read_limit() const noexcept;
     void do_read();
     void on_read(std::size_t n);
     void route(const sniff_result& sniffed);

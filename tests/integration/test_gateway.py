@@ -138,6 +138,16 @@ class ByteExactReplay(GatewayTest):
         self.assertEqual(backend.requests, [template])
         self.assertEqual(other.requests, [])
 
+    def test_head_larger_than_the_first_read_buffer(self):
+        # The sniff buffer starts at 4 KiB and grows up to max_header_bytes: a 20 KiB head,
+        # sent in 1 KiB pieces, must still route and arrive byte-exact.
+        head = (b"GET /big HTTP/1.1\r\nHost: big.example\r\nX-Filler: " + b"f" * 20000 + b"\r\n\r\n")
+        recorder = self.recorder()
+        gw = self.start_gateway(toml_config(http={"big.example": recorder.address}))
+        sock = self.client(gw.http_port)
+        self.send_slowly(sock, head, 1024, 0.001)
+        self.assertEqual(recorder.wait_for_bytes(len(head), 5), head)
+
     def test_every_captured_client_hello_in_one_write(self):
         captures = ["openssl_s_client", "openssl_tls12", "openssl_alpn", "curl", "chromium"]
         names = ["openssl.example.com", "tls12.example.com", "alpn.example.com", "curl.example.com",
