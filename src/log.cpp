@@ -30,25 +30,33 @@ void write_line(std::FILE* file, std::string& line) {
     std::fwrite(line.data(), 1, line.size(), file);
 }
 
-void text_field(std::string& out, const char* key, std::string_view value) {
+// One access-log field under its text key ("up") and its JSON key ("bytes_up"): the one list
+// both formats are written from.
+struct field {
+    const char* text_key;
+    const char* json_key;
+    std::string_view value; // empty = missing: "-" in text, null in JSON
+    bool number;
+};
+
+void append_text(std::string& out, const field& f) {
     out += ' ';
-    out += key;
+    out += f.text_key;
     out += '=';
-    out += value.empty() ? std::string_view("-") : value;
+    out += f.value.empty() ? std::string_view("-") : f.value;
 }
 
-void json_field(std::string& out, const char* key, std::string_view value) {
+void append_json(std::string& out, const field& f) {
     out += ",\"";
-    out += key;
+    out += f.json_key;
     out += "\":";
-    out += value.empty() ? std::string("null") : json_quote(value);
-}
-
-void json_number(std::string& out, const char* key, std::uint64_t value) {
-    out += ",\"";
-    out += key;
-    out += "\":";
-    out += std::to_string(value);
+    if (f.value.empty()) {
+        out += "null";
+    } else if (f.number) {
+        out += f.value;
+    } else {
+        out += json_quote(f.value);
+    }
 }
 
 } // namespace
@@ -110,35 +118,37 @@ void access_log::write(const access_record& r) {
     if (file_ == nullptr) {
         return;
     }
+    const std::string time = format_time(r.start);
+    const std::string id = std::to_string(r.id);
+    const std::string up = std::to_string(r.bytes_up);
+    const std::string down = std::to_string(r.bytes_down);
+    const std::string ms = std::to_string(r.duration.count());
+    const field fields[] = {
+        {"id", "id", id, true},
+        {"client", "client", r.client, false},
+        {"listener", "listener", r.listener, false},
+        {"proto", "protocol", to_string(r.proto), false},
+        {"name", "name", r.name, false},
+        {"rule", "rule", r.rule, false},
+        {"backend", "backend", r.backend, false},
+        {"up", "bytes_up", up, true},
+        {"down", "bytes_down", down, true},
+        {"ms", "duration_ms", ms, true},
+        {"outcome", "outcome", to_string(r.result), false},
+    };
     std::string line;
     line.reserve(256);
     if (format_ == log_format::json) {
-        line += "{\"time\":\"" + format_time(r.start) + "\"";
-        json_number(line, "id", r.id);
-        json_field(line, "client", r.client);
-        json_field(line, "listener", r.listener);
-        json_field(line, "protocol", to_string(r.proto));
-        json_field(line, "name", r.name);
-        json_field(line, "rule", r.rule);
-        json_field(line, "backend", r.backend);
-        json_number(line, "bytes_up", r.bytes_up);
-        json_number(line, "bytes_down", r.bytes_down);
-        json_number(line, "duration_ms", static_cast<std::uint64_t>(r.duration.count()));
-        json_field(line, "outcome", to_string(r.result));
+        line += "{\"time\":\"" + time + "\"";
+        for (const field& f : fields) {
+            append_json(line, f);
+        }
         line += '}';
     } else {
-        line += format_time(r.start);
-        text_field(line, "id", std::to_string(r.id));
-        text_field(line, "client", r.client);
-        text_field(line, "listener", r.listener);
-        text_field(line, "proto", to_string(r.proto));
-        text_field(line, "name", r.name);
-        text_field(line, "rule", r.rule);
-        text_field(line, "backend", r.backend);
-        text_field(line, "up", std::to_string(r.bytes_up));
-        text_field(line, "down", std::to_string(r.bytes_down));
-        text_field(line, "ms", std::to_string(r.duration.count()));
-        text_field(line, "outcome", to_string(r.result));
+        line += time;
+        for (const field& f : fields) {
+            append_text(line, f);
+        }
     }
     write_line(file_, line);
 }
