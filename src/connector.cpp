@@ -59,18 +59,18 @@ void connector::try_backend() {
     if (!resolver_) {
         resolver_.emplace(executor_);
     }
-    resolver_->async_resolve(b.host, std::to_string(b.port), asio::ip::resolver_base::numeric_service,
-                             [self = shared_from_this()](const std::error_code& ec,
-                                                         const asio::ip::tcp::resolver::results_type& results) {
-                                 if (ec || self->timed_out_ || self->cancelled_) {
-                                     self->on_attempt_done(ec ? ec : asio::error::timed_out);
-                                     return;
-                                 }
-                                 for (const auto& entry : results) {
-                                     self->endpoints_.push_back(entry.endpoint());
-                                 }
-                                 self->connect_endpoints();
-                             });
+    resolver_->async_resolve(
+        b.host, std::to_string(b.port), asio::ip::resolver_base::numeric_service,
+        [self = shared_from_this()](const std::error_code& ec, const asio::ip::tcp::resolver::results_type& results) {
+            if (ec || self->timed_out_ || self->cancelled_) {
+                self->on_attempt_done(ec ? ec : asio::error::timed_out);
+                return;
+            }
+            for (const auto& entry : results) {
+                self->endpoints_.push_back(entry.endpoint());
+            }
+            self->connect_endpoints();
+        });
 }
 
 void connector::connect_endpoints() {

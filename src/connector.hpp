@@ -39,7 +39,7 @@ private:
     asio::steady_timer timer_;
     std::optional<asio::ip::tcp::resolver> resolver_;
     std::vector<asio::ip::tcp::endpoint> endpoints_; // of the current backend
-    unsigned attempt_ = 0; // tells a stale timer from the current attempt's
+    unsigned attempt_ = 0;                           // tells a stale timer from the current attempt's
     const route* route_ = nullptr;
     std::size_t index_ = 0;
     bool timed_out_ = false;

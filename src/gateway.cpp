@@ -15,9 +15,10 @@ std::shared_ptr<const runtime> make_runtime(const config& cfg) {
     return std::make_shared<const runtime>(runtime{cfg.http, cfg.https, cfg.gateway});
 }
 
+std::string count_of(std::size_t n, const char* thing) { return std::to_string(n) + " " + thing + (n == 1 ? "" : "s"); }
+
 std::string routes_summary(const config& cfg) {
-    return "http " + std::to_string(cfg.http->size()) + " routes, tls " + std::to_string(cfg.https->size()) +
-           " routes";
+    return "http " + count_of(cfg.http->size(), "route") + ", tls " + count_of(cfg.https->size(), "route");
 }
 
 } // namespace
@@ -62,9 +63,8 @@ int gateway::run() {
     for (const auto& l : listeners_) {
         l->start();
     }
-    log_.info("ready: " + std::to_string(workers_.size()) + " workers, " + routes_summary(config_) +
-              ", at most " + std::to_string(config_.gateway.max_connections) + " connections, config " +
-              config_.path);
+    log_.info("ready: " + count_of(workers_.size(), "worker") + ", " + routes_summary(config_) + ", at most " +
+              count_of(config_.gateway.max_connections, "connection") + ", config " + config_.path);
     control_.run();
     return 0;
 }
@@ -93,7 +93,8 @@ void gateway::reload() {
         after.log_format != before.log_format) {
         log_.warning("workers, access_log and log_format changes take effect at the next restart");
     }
-    if (!config_.listen_overridden && (after.http_listen != before.http_listen || after.https_listen != before.https_listen)) {
+    if (!config_.listen_overridden &&
+        (after.http_listen != before.http_listen || after.https_listen != before.https_listen)) {
         log_.warning("listener changes take effect at the next restart");
     }
     next.gateway.http_listen = before.http_listen;
@@ -114,19 +115,18 @@ void gateway::stop() {
             l->close();
         }
         const std::size_t open = shared_.open_connections.load();
-        log_.info("stopping: listeners closed; " + std::to_string(open) + " open connections may finish within " +
+        log_.info("stopping: listeners closed; " + count_of(open, "open connection") + " may finish within " +
                   format_duration(config_.gateway.drain_timeout) + " (a second signal stops at once)");
         drain_deadline_.expires_after(config_.gateway.drain_timeout);
         drain_deadline_.async_wait([this](const std::error_code& ec) {
             if (!ec && state_ == state::draining) {
-                log_.info("drain time is up: closing " + std::to_string(shared_.open_connections.load()) +
-                          " connections");
+                log_.info("drain time is up: closing " + count_of(shared_.open_connections.load(), "connection"));
                 close_all_connections();
             }
         });
         poll_drain();
     } else if (state_ == state::draining) {
-        log_.info("stopping now: closing " + std::to_string(shared_.open_connections.load()) + " connections");
+        log_.info("stopping now: closing " + count_of(shared_.open_connections.load(), "connection"));
         for (const auto& l : listeners_) {
             l->close();
         }

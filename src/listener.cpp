@@ -84,10 +84,10 @@ void listener::close() {
 
 void listener::do_accept() {
     worker& target = *workers_[next_worker_];
-    acceptor_.async_accept(target.io(), [self = shared_from_this()](const std::error_code& ec,
-                                                                   asio::ip::tcp::socket socket) {
-        self->on_accept(ec, std::move(socket));
-    });
+    acceptor_.async_accept(target.io(),
+                           [self = shared_from_this()](const std::error_code& ec, asio::ip::tcp::socket socket) {
+                               self->on_accept(ec, std::move(socket));
+                           });
 }
 
 void listener::on_accept(const std::error_code& ec, asio::ip::tcp::socket socket) {

@@ -18,7 +18,8 @@ class listener : public std::enable_shared_from_this<listener> {
 public:
     // Opens, binds and listens at once, so a bad address fails at start-up with its name.
     // Throws std::runtime_error with a message naming the address and the likely cause.
-    listener(worker& home, std::vector<std::unique_ptr<worker>>& workers, protocol proto, const listen_address& address);
+    listener(worker& home, std::vector<std::unique_ptr<worker>>& workers, protocol proto,
+             const listen_address& address);
 
     // Starts and stops accepting; from any thread (both are posted to the listener's own worker).
     void start();

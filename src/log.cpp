@@ -79,7 +79,8 @@ void logger::write(level lvl, std::string_view message) {
     std::string line;
     const std::string now = format_time(std::chrono::system_clock::now());
     if (format_ == log_format::json) {
-        line = "{\"time\":\"" + now + "\",\"level\":\"" + level_name(lvl) + "\",\"message\":" + json_quote(message) + "}";
+        line =
+            "{\"time\":\"" + now + "\",\"level\":\"" + level_name(lvl) + "\",\"message\":" + json_quote(message) + "}";
     } else {
         line = now + " " + level_name(lvl) + ": ";
         line += message;

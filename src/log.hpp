@@ -37,9 +37,9 @@ struct access_record {
     std::string client;   // "ip:port"
     std::string listener; // "ip:port"
     protocol proto = protocol::http;
-    std::string name;    // empty when none was found
-    std::string rule;    // empty when no rule matched
-    std::string backend; // empty when none was connected
+    std::string name;             // empty when none was found
+    std::string rule;             // empty when no rule matched
+    std::string backend;          // empty when none was connected
     std::uint64_t bytes_up = 0;   // client -> backend, the sniffed bytes included
     std::uint64_t bytes_down = 0; // backend -> client
     std::chrono::milliseconds duration{0};

@@ -56,19 +56,22 @@ int main(int argc, char** argv) {
     run_cmd->add_option("-c,--config", run.config_path, "Config file (default: servers.toml)")->option_text("FILE");
     std::vector<std::string> http_listen;
     std::vector<std::string> https_listen;
-    CLI::Option* http_listen_opt =
-        run_cmd->add_option("--http-listen", http_listen, "Listen for HTTP here instead of the file's http_listen "
-                                                          "(repeatable; 'off' for none)")
-            ->allow_extra_args(false)
-            ->option_text("ADDR");
-    CLI::Option* https_listen_opt =
-        run_cmd->add_option("--https-listen", https_listen, "Listen for TLS here instead of the file's https_listen "
-                                                            "(repeatable; 'off' for none)")
-            ->allow_extra_args(false)
-            ->option_text("ADDR");
-    run_cmd->footer("Stop with SIGTERM or Ctrl-C (open connections get drain_timeout to finish; a second\n"
-                    "signal stops at once). SIGHUP reloads the routes from the same file.\n"
-                    "Example: kiagateway run -c servers.toml --http-listen 127.0.0.1:8080 --https-listen 127.0.0.1:8443");
+    CLI::Option* http_listen_opt = run_cmd
+                                       ->add_option("--http-listen", http_listen,
+                                                    "Listen for HTTP here instead of the file's http_listen "
+                                                    "(repeatable; 'off' for none)")
+                                       ->allow_extra_args(false)
+                                       ->option_text("ADDR");
+    CLI::Option* https_listen_opt = run_cmd
+                                        ->add_option("--https-listen", https_listen,
+                                                     "Listen for TLS here instead of the file's https_listen "
+                                                     "(repeatable; 'off' for none)")
+                                        ->allow_extra_args(false)
+                                        ->option_text("ADDR");
+    run_cmd->footer(
+        "Stop with SIGTERM or Ctrl-C (open connections get drain_timeout to finish; a second\n"
+        "signal stops at once). SIGHUP reloads the routes from the same file.\n"
+        "Example: kiagateway run -c servers.toml --http-listen 127.0.0.1:8080 --https-listen 127.0.0.1:8443");
 
     kiagateway::validate_options validate;
     CLI::App* validate_cmd =

@@ -11,8 +11,10 @@ constexpr std::size_t relay_buffer_size = 16 * 1024;
 
 relay::relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, std::vector<std::uint8_t> upstream_buffer,
              duration idle_timeout)
-    : client_(std::move(client)), backend_(std::move(backend)),
-      up_{&client_, &backend_, std::move(upstream_buffer)}, down_{&backend_, &client_, {}},
+    : client_(std::move(client)),
+      backend_(std::move(backend)), up_{&client_, &backend_, std::move(upstream_buffer)}, down_{&backend_,
+                                                                                                &client_,
+                                                                                                {}},
       timer_(client_.get_executor()), idle_timeout_(idle_timeout) {
     if (up_.buffer.size() < relay_buffer_size) {
         up_.buffer.resize(relay_buffer_size);
@@ -41,15 +43,15 @@ void relay::close() {
 }
 
 void relay::do_read(direction& d) {
-    d.from->async_read_some(asio::buffer(d.buffer), [self = shared_from_this(), &d](const std::error_code& ec,
-                                                                                   std::size_t n) {
-        if (ec) {
-            self->finish_direction(d, ec == asio::error::eof);
-            return;
-        }
-        self->last_activity_ = std::chrono::steady_clock::now();
-        self->do_write(d, n);
-    });
+    d.from->async_read_some(asio::buffer(d.buffer),
+                            [self = shared_from_this(), &d](const std::error_code& ec, std::size_t n) {
+                                if (ec) {
+                                    self->finish_direction(d, ec == asio::error::eof);
+                                    return;
+                                }
+                                self->last_activity_ = std::chrono::steady_clock::now();
+                                self->do_write(d, n);
+                            });
 }
 
 void relay::do_write(direction& d, std::size_t n) {

@@ -203,8 +203,7 @@ void session::linger() {
 
 void session::drain_client() {
     // Drop whatever the client still sends until it closes its side.
-    client_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](const std::error_code& ec,
-                                                                             std::size_t) {
+    client_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](const std::error_code& ec, std::size_t) {
         if (self->phase_ != phase::answering) {
             return;
         }

@@ -402,9 +402,11 @@ class GatewayTest(unittest.TestCase):
 
     # -- processes
 
-    def start_gateway(self, config_text=None, args=(), form="run", config_path=None, cwd=None, ready=True):
+    def start_gateway(self, config_text=None, args=(), form="run", config_path=None, cwd=None, ready=True,
+                      wrapper=()):
         """Writes the config and starts the gateway (`form` run: run -c FILE ARGS; file: kiagateway FILE;
-        plain: kiagateway in `cwd`). Waits for ready unless ready=False."""
+        plain: kiagateway in `cwd`). Waits for ready unless ready=False. `wrapper` is a command that
+        execs the gateway (e.g. prlimit), so the process is still the gateway itself."""
         if config_text is not None:
             config_path = self.write_config(config_text, config_path or "servers.toml")
         if form == "run":
@@ -413,7 +415,7 @@ class GatewayTest(unittest.TestCase):
             argv = [BINARY, config_path, *args]
         else:
             argv = [BINARY, *args]
-        gateway = Gateway(argv, cwd=cwd, config_path=config_path)
+        gateway = Gateway([*wrapper, *argv], cwd=cwd, config_path=config_path)
         self.gateways.append(gateway)
         gateway.start()
         self.addCleanup(self._stop_gateway, gateway)

@@ -614,7 +614,33 @@ class Shutdown(GatewayTest):
 
 
 class Limits(GatewayTest):
-    """max_connections and idle_timeout."""
+    """max_connections, idle_timeout and running out of file descriptors."""
+
+    def test_out_of_descriptors_pauses_accepts_then_recovers(self):
+        # A hard limit of 40 descriptors: the gateway cannot raise it, so idle clients (one
+        # descriptor each while they are sniffed) exhaust it and accept() fails with EMFILE.
+        backend = self.http_backend("backend-fd")
+        gw = self.start_gateway(toml_config({"workers": 1, "read_timeout": "60s", "https_listen": []},
+                                            http={"fd.test": backend.address}),
+                                wrapper=["prlimit", "--nofile=40:40", "--"])
+        idle = [self.client(gw.http_port) for _ in range(60)]
+        self.assertIsNotNone(gw.wait_stderr(r"pausing accepts", 5), "EMFILE on accept was not reported")
+        stderr_text = lambda: "\n".join(gw.stderr_snapshot())
+        # Paused, not spinning: the queued connections must not burn the CPU.
+        ticks = lambda: sum(int(x) for x in open(f"/proc/{gw.proc.pid}/stat").read().split(")")[1].split()[11:13])
+        before = ticks()
+        time.sleep(1.0)
+        used = (ticks() - before) / os.sysconf("SC_CLK_TCK")
+        self.assertLess(used, 0.3, f"{used:.2f}s of CPU in 1s while out of descriptors")
+        self.assertEqual(stderr_text().count("pausing accepts"), 1, "one warning per burst")
+        for sock in idle:
+            sock.close()
+        # Descriptors come back as the idle sessions end: accepting resumes and says so.
+        self.assertIsNotNone(gw.wait_stderr(r"accepting on 127\.0\.0\.1:\d+ again after \d+ failed accepts", 5),
+                             "accepting did not resume once descriptors were free")
+        sock = self.client(gw.http_port)
+        sock.sendall(request_bytes("fd.test"))
+        self.assertEqual(read_response(sock).body, b"backend-fd")
 
     def test_max_connections(self):
         backend = self.http_backend("backend-L")

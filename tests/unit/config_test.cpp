@@ -305,7 +305,7 @@ TEST_CASE("the fixtures' route file loads") {
 TEST_CASE("invalid UTF-8 is reported with its place and never reaches toml11") {
     // toml11 3.7 reads past its buffer on these (found by fuzz_config); they must be refused first.
     for (const std::string& text : {std::string("'\xcc' .."), std::string("a = 'x\xe2\x82' ..\n"),
-                                   std::string("[backends]\n\"a.example\" = \"10.0.0.1:80\" # caf\xc3\n")}) {
+                                    std::string("[backends]\n\"a.example\" = \"10.0.0.1:80\" # caf\xc3\n")}) {
         const auto r = load(text);
         REQUIRE_FALSE(r.ok());
         REQUIRE(r.errors.size() == 1);
