@@ -123,7 +123,7 @@ bool plain_reader::value(toml::value& out) {
     if (!at_end() && peek() != ' ' && peek() != '\t' && peek() != '#') {
         return false;
     }
-    toml::integer number = 0;
+    toml::value::integer_type number = 0;
     for (std::size_t i = start; i < pos_; ++i) {
         number = number * 10 + (text_[i] - '0');
     }
