@@ -63,8 +63,12 @@ int gateway::run() {
     for (const auto& l : listeners_) {
         l->start();
     }
-    log_.info("ready: " + count_of(workers_.size(), "worker") + ", " + routes_summary(config_) + ", at most " +
-              count_of(config_.gateway.max_connections, "connection") + ", config " + config_.path);
+    const std::string status = count_of(workers_.size(), "worker") + ", " + routes_summary(config_) + ", at most " +
+                               count_of(config_.gateway.max_connections, "connection");
+    log_.info("ready: " + status + ", config " + config_.path);
+    if (hooks_.ready) {
+        hooks_.ready(status);
+    }
     control_.run();
     return 0;
 }
@@ -73,6 +77,15 @@ void gateway::reload() {
     if (state_ != state::running) {
         return;
     }
+    if (hooks_.reloading) {
+        hooks_.reloading();
+    }
+    // Whatever happens, the gateway is serving again afterwards (with the old table on error).
+    const auto serving_again = [this] {
+        if (hooks_.ready) {
+            hooks_.ready(routes_summary(config_));
+        }
+    };
     load_result loaded = load_config_file(config_.path);
     if (!loaded.ok()) {
         log_.error("reload failed, keeping the current routes: " + std::to_string(loaded.errors.size()) +
@@ -80,6 +93,7 @@ void gateway::reload() {
         for (const auto& d : loaded.errors) {
             log_.error(d.to_text());
         }
+        serving_again();
         return;
     }
     for (const auto& d : loaded.warnings) {
@@ -106,11 +120,15 @@ void gateway::reload() {
         asio::post(w->io(), [worker = w.get(), rt] { worker->replace(rt); });
     }
     log_.info("reloaded " + config_.path + ": " + routes_summary(config_));
+    serving_again();
 }
 
 void gateway::stop() {
     if (state_ == state::running) {
         state_ = state::draining;
+        if (hooks_.stopping) {
+            hooks_.stopping();
+        }
         for (const auto& l : listeners_) {
             l->close();
         }

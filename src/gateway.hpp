@@ -8,11 +8,20 @@
 
 #include <asio.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 namespace kiagateway {
+
+// What a service manager may want to hear (systemd's sd_notify, the Windows SCM): set by the
+// platform layer before run(); each is called on the control thread.
+struct lifecycle_hooks {
+    std::function<void(const std::string& status)> ready; // accepting; also after a reload
+    std::function<void()> reloading;
+    std::function<void()> stopping;
+};
 
 class gateway {
 public:
@@ -25,6 +34,7 @@ public:
 
     // The control context: signals, reload and stop are handled here, on the thread in run().
     asio::io_context& control() noexcept { return control_; }
+    void set_hooks(lifecycle_hooks hooks) { hooks_ = std::move(hooks); }
 
     // Starts the workers and serves until stopped; returns the process exit code.
     int run();
@@ -51,6 +61,7 @@ private:
     std::vector<std::unique_ptr<worker>> workers_;
     std::vector<std::shared_ptr<listener>> listeners_;
     enum class state { created, running, draining, closing, stopped } state_ = state::created;
+    lifecycle_hooks hooks_;
 };
 
 } // namespace kiagateway

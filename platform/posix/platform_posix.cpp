@@ -1,8 +1,9 @@
-// POSIX platform layer: the open-file limit, SIGPIPE, and signals (TERM/INT stop, HUP reloads).
+// POSIX platform layer: the open-file limit, SIGPIPE, signals (TERM/INT stop, HUP reloads), sd_notify.
 #include "platform.hpp"
 
 #include "gateway.hpp"
 #include "log.hpp"
+#include "sd_notify.hpp"
 
 #include <asio.hpp>
 
@@ -65,6 +66,13 @@ void wait_for_signal(asio::signal_set& signals, gateway& g, logger& log) {
 } // namespace
 
 int serve(gateway& g, logger& log) {
+    // Type=notify: systemd waits for READY=1 before it counts the service as started, and hears
+    // of reloads and stops, so `systemctl reload` returns once the new table is in place.
+    g.set_hooks({
+        [](const std::string& status) { sd_notify("READY=1\nSTATUS=" + status); },
+        [] { sd_notify("RELOADING=1\n" + monotonic_usec_field()); },
+        [] { sd_notify("STOPPING=1"); },
+    });
     asio::signal_set signals(g.control(), SIGINT, SIGTERM, SIGHUP);
     wait_for_signal(signals, g, log);
     const int code = g.run();

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -849,3 +850,67 @@ class AccessLog(GatewayTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SystemdNotify(GatewayTest):
+    """Type=notify: READY=1 once listening, RELOADING=1/READY=1 around SIGHUP, STOPPING=1 on SIGTERM."""
+
+    def notify_socket(self, abstract):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(sock.close)
+        if abstract:
+            name = f"kiagateway-test-{os.getpid()}-{time.monotonic_ns()}"
+            sock.bind("\0" + name)
+            env_value = "@" + name
+        else:
+            folder = tempfile.mkdtemp(prefix="kg-notify-")
+            env_value = os.path.join(folder, "notify")
+            sock.bind(env_value)
+        sock.settimeout(5)
+        return sock, env_value
+
+    def start_notified(self, abstract):
+        sock, env_value = self.notify_socket(abstract)
+        backend = self.http_backend("backend-N")
+        previous = os.environ.get("NOTIFY_SOCKET")
+        os.environ["NOTIFY_SOCKET"] = env_value
+        try:
+            gw = self.start_gateway(toml_config(http={"n.test": backend.address}))
+        finally:
+            if previous is None:
+                del os.environ["NOTIFY_SOCKET"]
+            else:
+                os.environ["NOTIFY_SOCKET"] = previous
+        return gw, sock
+
+    def check_lifecycle(self, abstract):
+        gw, sock = self.start_notified(abstract)
+        ready = sock.recv(4096).decode()
+        self.assertTrue(ready.startswith("READY=1\nSTATUS="), ready)
+        self.assertIn("http 1 route", ready)
+        # Ready means serving: a request goes through right away.
+        client = self.client(gw.http_port)
+        client.sendall(request_bytes("n.test"))
+        self.assertEqual(read_response(client).body, b"backend-N")
+
+        gw.signal(signal.SIGHUP)
+        self.assertRegex(sock.recv(4096).decode(), r"^RELOADING=1\nMONOTONIC_USEC=\d+$")
+        self.assertTrue(sock.recv(4096).decode().startswith("READY=1"))
+
+        gw.signal(signal.SIGTERM)
+        self.assertEqual(sock.recv(4096).decode(), "STOPPING=1")
+        self.assertEqual(gw.proc.wait(timeout=10), 0)
+
+    def test_path_socket(self):
+        self.check_lifecycle(abstract=False)
+
+    def test_abstract_socket(self):
+        self.check_lifecycle(abstract=True)
+
+    def test_without_notify_socket_nothing_changes(self):
+        os.environ.pop("NOTIFY_SOCKET", None)
+        backend = self.http_backend("backend-plain")
+        gw = self.start_gateway(toml_config(http={"p.test": backend.address}))
+        client = self.client(gw.http_port)
+        client.sendall(request_bytes("p.test"))
+        self.assertEqual(read_response(client).body, b"backend-plain")

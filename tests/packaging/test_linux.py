@@ -1,0 +1,100 @@
+"""Linux packaging: the systemd unit (checked by systemd-analyze against the built binary), its
+hardening, and the sysusers/tmpfiles entries applied to a scratch root.
+
+ctest sets KIAGATEWAY (the binary) and KG_SOURCE_DIR (the project root).
+"""
+
+import os
+import pathlib
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+BINARY = os.path.abspath(os.environ.get("KIAGATEWAY", "kiagateway"))
+SOURCE = pathlib.Path(os.environ.get("KG_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
+LINUX = SOURCE / "installer" / "linux"
+
+
+def directives(unit_text):
+    """All `Key=value` lines of a unit, as (key, value) pairs in order."""
+    pairs = []
+    for line in unit_text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "[")) and "=" in line:
+            key, value = line.split("=", 1)
+            pairs.append((key, value))
+    return pairs
+
+
+class SystemdUnit(unittest.TestCase):
+    def setUp(self):
+        self.text = (LINUX / "kiagateway.service").read_text()
+        self.pairs = directives(self.text)
+        self.values = {}
+        for key, value in self.pairs:
+            self.values.setdefault(key, []).append(value)
+
+    @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze is not installed")
+    def test_systemd_analyze_verify(self):
+        with tempfile.TemporaryDirectory() as folder:
+            unit = pathlib.Path(folder) / "kiagateway.service"
+            unit.write_text(self.text.replace("/usr/bin/kiagateway", BINARY))
+            env = dict(os.environ, MANPATH=str(SOURCE / "docs" / "man"))
+            result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True,
+                                    env=env, timeout=60)
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            self.assertEqual(result.stderr.strip(), "", "systemd-analyze printed warnings")
+
+    def test_notify_and_reload_that_validates_first(self):
+        self.assertEqual(self.values["Type"], ["notify"])
+        self.assertEqual(self.values["ExecStart"], ["/usr/bin/kiagateway run -c /etc/kiagateway/servers.toml"])
+        self.assertEqual(self.values["ExecReload"], ["/usr/bin/kiagateway validate -c /etc/kiagateway/servers.toml",
+                                                     "/bin/kill -HUP $MAINPID"])
+        self.assertEqual(self.values["Restart"], ["on-failure"])
+
+    def test_hardening(self):
+        for key, value in [("AmbientCapabilities", "CAP_NET_BIND_SERVICE"),
+                           ("CapabilityBoundingSet", "CAP_NET_BIND_SERVICE"), ("NoNewPrivileges", "yes"),
+                           ("ProtectSystem", "strict"), ("ProtectHome", "yes"), ("PrivateTmp", "yes"),
+                           ("User", "kiagateway")]:
+            with self.subTest(directive=key):
+                self.assertEqual(self.values.get(key), [value])
+        self.assertGreaterEqual(int(self.values["LimitNOFILE"][0]), 100000)
+
+    def test_stop_timeout_covers_the_default_drain(self):
+        # systemd must not SIGKILL while connections drain (drain_timeout defaults to 30s).
+        self.assertGreater(int(self.values["TimeoutStopSec"][0].rstrip("s")), 30)
+
+    def test_the_commands_in_the_unit_are_real(self):
+        # The unit's ExecStartPre/ExecReload run `validate`, and ExecStart `run`: both must parse.
+        for command in ("run", "validate"):
+            with self.subTest(command=command):
+                result = subprocess.run([BINARY, command, "--help"], capture_output=True, text=True, timeout=30)
+                self.assertEqual(result.returncode, 0)
+                self.assertIn("-c,--config", result.stdout)
+
+
+class SysusersTmpfiles(unittest.TestCase):
+    @unittest.skipUnless(shutil.which("systemd-sysusers"), "systemd-sysusers is not installed")
+    def test_sysusers_creates_the_user_in_a_scratch_root(self):
+        with tempfile.TemporaryDirectory() as root:
+            (pathlib.Path(root) / "etc").mkdir()
+            result = subprocess.run(["systemd-sysusers", f"--root={root}", str(LINUX / "kiagateway.sysusers")],
+                                    capture_output=True, text=True, timeout=60)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            passwd = (pathlib.Path(root) / "etc" / "passwd").read_text()
+            self.assertRegex(passwd, r"(?m)^kiagateway:x:\d+:\d+:kiagateway TCP domain router:/nonexistent:"
+                                     r"/usr/sbin/nologin$")
+
+    @unittest.skipUnless(shutil.which("systemd-tmpfiles"), "systemd-tmpfiles is not installed")
+    def test_tmpfiles_creates_the_config_folder_in_a_scratch_root(self):
+        with tempfile.TemporaryDirectory() as root:
+            result = subprocess.run(["systemd-tmpfiles", "--create", f"--root={root}",
+                                     str(LINUX / "kiagateway.tmpfiles")], capture_output=True, text=True, timeout=60)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertTrue((pathlib.Path(root) / "etc" / "kiagateway").is_dir())
+
+
+if __name__ == "__main__":
+    unittest.main()
