@@ -14,6 +14,7 @@ import unittest
 BINARY = os.path.abspath(os.environ.get("KIAGATEWAY", "kiagateway"))
 SOURCE = pathlib.Path(os.environ.get("KG_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
 LINUX = SOURCE / "installer" / "linux"
+BUILD = pathlib.Path(os.environ.get("KG_BINARY_DIR", pathlib.Path(BINARY).parent))
 
 
 def directives(unit_text):
@@ -94,6 +95,74 @@ class SysusersTmpfiles(unittest.TestCase):
                                      str(LINUX / "kiagateway.tmpfiles")], capture_output=True, text=True, timeout=60)
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertTrue((pathlib.Path(root) / "etc" / "kiagateway").is_dir())
+
+
+@unittest.skipUnless(shutil.which("cpack") and shutil.which("dpkg-deb"), "cpack or dpkg-deb is not installed")
+class Deb(unittest.TestCase):
+    """The .deb CPack makes from this build: its control data, its files, and an unpacked install."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.out = tempfile.mkdtemp(prefix="kg-deb-")
+        result = subprocess.run(["cpack", "-G", "DEB", "-B", cls.out], cwd=BUILD, capture_output=True, text=True,
+                                timeout=600)
+        if result.returncode != 0:
+            raise AssertionError("cpack failed:\n" + result.stdout + result.stderr)
+        debs = list(pathlib.Path(cls.out).glob("kiagateway_*.deb"))
+        if len(debs) != 1:
+            raise AssertionError(f"expected one .deb in {cls.out}, found {debs}")
+        cls.deb = debs[0]
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.out, ignore_errors=True)
+
+    def dpkg_deb(self, *args):
+        result = subprocess.run(["dpkg-deb", *args, str(self.deb)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout
+
+    def field(self, name):
+        result = subprocess.run(["dpkg-deb", "-f", str(self.deb), name], capture_output=True, text=True, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout.strip()
+
+    def test_control(self):
+        version = subprocess.run([BINARY, "--version"], capture_output=True, text=True).stdout.split()[1]
+        self.assertEqual(self.field("Package"), "kiagateway")
+        self.assertEqual(self.field("Version"), version)
+        self.assertEqual(self.field("Section"), "net")
+        self.assertIn("libc6", self.field("Depends"))
+        info = self.dpkg_deb("-I")
+        for script in ("conffiles", "postinst", "prerm", "postrm"):
+            self.assertIn(script, info)
+
+    def test_config_is_a_conffile(self):
+        with tempfile.TemporaryDirectory() as control:
+            subprocess.run(["dpkg-deb", "-e", str(self.deb), control], check=True, timeout=60)
+            self.assertEqual(pathlib.Path(control, "conffiles").read_text().split(), ["/etc/kiagateway/servers.toml"])
+
+    def test_files(self):
+        listing = self.dpkg_deb("-c")
+        for path in ("./usr/bin/kiagateway", "./usr/lib/systemd/system/kiagateway.service",
+                     "./usr/lib/sysusers.d/kiagateway.conf", "./usr/lib/tmpfiles.d/kiagateway.conf",
+                     "./usr/share/man/man1/kiagateway.1", "./etc/kiagateway/servers.toml"):
+            with self.subTest(path=path):
+                self.assertRegex(listing, rf"(?m) {path}$")
+
+    def test_unpacked_install_runs_and_its_config_is_valid(self):
+        with tempfile.TemporaryDirectory() as root:
+            subprocess.run(["dpkg-deb", "-x", str(self.deb), root], check=True, timeout=60)
+            binary = pathlib.Path(root, "usr/bin/kiagateway")
+            result = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertRegex(result.stdout, r"^kiagateway \d+\.\d+\.\d+")
+            config = pathlib.Path(root, "etc/kiagateway/servers.toml")
+            result = subprocess.run([str(binary), "validate", "-c", str(config)], capture_output=True, text=True,
+                                    timeout=30)
+            self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+            self.assertEqual(pathlib.Path(root, "usr/lib/systemd/system/kiagateway.service").read_text(),
+                             (LINUX / "kiagateway.service").read_text())
 
 
 if __name__ == "__main__":
