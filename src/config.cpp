@@ -459,6 +459,12 @@ void loader::read_gateway(const toml::value& table) {
             } else {
                 gateway_.access_log = toml_compat::string_of(value);
             }
+        } else if (key == "user" || key == "group") {
+            if (!value.is_string() || toml_compat::string_of(value).empty()) {
+                error(where, "[gateway] " + key + " must be a non-empty " + key + " name");
+            } else {
+                (key == "user" ? gateway_.user : gateway_.group) = toml_compat::string_of(value);
+            }
         } else if (key == "log_format") {
             const std::string text = value.is_string() ? toml_compat::string_of(value) : std::string();
             if (text == "text") {

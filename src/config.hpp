@@ -30,6 +30,9 @@ struct gateway_settings {
     std::size_t max_header_bytes = 32768;
     std::string access_log = "stdout"; // "stdout" | "stderr" | "off" | a file path
     kiagateway::log_format log_format = log_format::text;
+    // POSIX: after binding, switch to this user / group (empty: stay as started).
+    std::string user;
+    std::string group;
 };
 
 struct config {

@@ -104,8 +104,8 @@ void gateway::reload() {
     const auto& before = config_.gateway;
     const auto& after = next.gateway;
     if (after.workers != before.workers || after.access_log != before.access_log ||
-        after.log_format != before.log_format) {
-        log_.warning("workers, access_log and log_format changes take effect at the next restart");
+        after.log_format != before.log_format || after.user != before.user || after.group != before.group) {
+        log_.warning("workers, access_log, log_format, user and group changes take effect at the next restart");
     }
     if (!config_.listen_overridden &&
         (after.http_listen != before.http_listen || after.https_listen != before.https_listen)) {

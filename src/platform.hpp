@@ -15,6 +15,10 @@ namespace platform {
 // Returns lines for the start-up log.
 std::vector<std::string> prepare_process();
 
+// After the listeners are bound: switch to `user` and `group` (either may be empty: then the
+// user's own group, or no change). Returns a message saying what went wrong, or empty on success.
+std::string drop_privileges(const std::string& user, const std::string& group);
+
 // Wires the OS's stop and reload requests to the gateway (POSIX: SIGTERM/SIGINT stop, SIGHUP
 // reloads), then serves until the gateway stops. Returns the exit code.
 int serve(gateway& g, logger& log);

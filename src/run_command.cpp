@@ -73,7 +73,18 @@ int run_command(const run_options& options, std::ostream& err) {
     }
     try {
         access_log access(cfg.gateway.access_log, cfg.gateway.log_format);
+        const std::string user = cfg.gateway.user;
+        const std::string group = cfg.gateway.group;
         gateway g(std::move(cfg), log, access);
+        // Listeners are bound (ports below 1024 need the privileges); now let them go.
+        if (const std::string problem = platform::drop_privileges(user, group); !problem.empty()) {
+            log.error(problem);
+            return exit_failed;
+        }
+        if (!user.empty() || !group.empty()) {
+            log.info("running as user " + (user.empty() ? std::string("(unchanged)") : user) + ", group " +
+                     (group.empty() ? std::string("(the user's)") : group));
+        }
         return platform::serve(g, log);
     } catch (const std::exception& e) {
         log.error(e.what());

@@ -7,8 +7,13 @@
 
 #include <asio.hpp>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
+#include <grp.h>
+#include <pwd.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 namespace kiagateway::platform {
 
@@ -43,6 +48,40 @@ std::vector<std::string> prepare_process() {
         }
     }
     return notes;
+}
+
+std::string drop_privileges(const std::string& user, const std::string& group_name) {
+    if (user.empty() && group_name.empty()) {
+        return {};
+    }
+    gid_t gid = getgid();
+    uid_t uid = getuid();
+    if (!user.empty()) {
+        const passwd* pw = getpwnam(user.c_str());
+        if (pw == nullptr) {
+            return "[gateway] user \"" + user + "\" does not exist";
+        }
+        uid = pw->pw_uid;
+        gid = pw->pw_gid;
+    }
+    if (!group_name.empty()) {
+        const struct group* gr = getgrnam(group_name.c_str());
+        if (gr == nullptr) {
+            return "[gateway] group \"" + group_name + "\" does not exist";
+        }
+        gid = gr->gr_gid;
+    }
+    // Order matters: supplementary groups and the group while still privileged, the user last.
+    const int groups_set = user.empty() ? setgroups(1, &gid) : initgroups(user.c_str(), gid);
+    if (groups_set != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+        return "cannot switch to user \"" + user + "\" / group \"" + group_name + "\" (" + std::strerror(errno) +
+               "): start kiagateway as root to use [gateway] user/group";
+    }
+    // Make sure there is no way back.
+    if (uid != 0 && setuid(0) == 0) {
+        return "dropped privileges could be regained; refusing to run";
+    }
+    return {};
 }
 
 namespace {

@@ -9,7 +9,9 @@ Run one class:  python3 -m unittest -v test_gateway.Shutdown   (from tests/integ
 
 import hashlib
 import json
+import grp
 import os
+import pwd
 import re
 import resource
 import signal
@@ -914,3 +916,29 @@ class SystemdNotify(GatewayTest):
         client = self.client(gw.http_port)
         client.sendall(request_bytes("p.test"))
         self.assertEqual(read_response(client).body, b"backend-plain")
+
+
+@unittest.skipUnless(hasattr(os, "geteuid") and os.geteuid() == 0, "dropping privileges needs root")
+class DropPrivileges(GatewayTest):
+    """[gateway] user/group: bind as root, then serve as the unprivileged user."""
+
+    def test_serves_as_nobody_after_binding(self):
+        backend = self.http_backend("backend-unprivileged")
+        gw = self.start_gateway(toml_config({"user": "nobody", "group": "nogroup"},
+                                            http={"u.test": backend.address}))
+        with open(f"/proc/{gw.proc.pid}/status") as status:
+            ids = {line.split(":")[0]: line.split()[1:] for line in status if line.startswith(("Uid", "Gid"))}
+        nobody, nogroup = pwd.getpwnam("nobody").pw_uid, grp.getgrnam("nogroup").gr_gid
+        self.assertEqual(ids["Uid"], [str(nobody)] * 4, "real, effective, saved and fs uid")
+        self.assertEqual(ids["Gid"], [str(nogroup)] * 4)
+        self.assertIsNotNone(gw.wait_stderr(r"running as user nobody, group nogroup", 2))
+        client = self.client(gw.http_port)
+        client.sendall(request_bytes("u.test"))
+        self.assertEqual(read_response(client).body, b"backend-unprivileged")
+
+    def test_unknown_user_is_an_error_at_start(self):
+        gw = self.start_gateway(toml_config({"user": "no-such-user-kiagateway"}, http={"u.test": "127.0.0.1:9"}),
+                                ready=False)
+        gw.expect_exit = True
+        self.assertEqual(gw.wait_exit(10), 1)
+        self.assertIsNotNone(gw.wait_stderr(r'error: \[gateway\] user "no-such-user-kiagateway" does not exist', 2))
