@@ -4,7 +4,7 @@
 namespace kiagateway {
 
 connector::connector(asio::any_io_executor executor, duration timeout)
-    : executor_(executor), timeout_(timeout), socket_(executor), timer_(executor) {}
+    : executor_(executor), timeout_(timeout), timer_(executor) {}
 
 void connector::start(const route& r, handler done) {
     route_ = &r;
@@ -15,12 +15,9 @@ void connector::start(const route& r, handler done) {
 
 void connector::cancel() {
     cancelled_ = true;
-    timer_.cancel();
-    if (resolver_) {
-        resolver_->cancel();
+    if (done_) {
+        end_attempt(asio::error::operation_aborted);
     }
-    std::error_code ignored;
-    socket_.close(ignored);
 }
 
 void connector::try_backend() {
@@ -30,66 +27,71 @@ void connector::try_backend() {
         return;
     }
     const backend_address& b = route_->backends[index_];
-    timed_out_ = false;
-    // The deadline covers resolving and connecting: one connect_timeout per backend.
+    const unsigned attempt = ++attempt_;
+    socket_ = std::make_shared<asio::ip::tcp::socket>(executor_);
+    // The deadline covers resolving and connecting, and ends the attempt itself: a lookup stuck
+    // in getaddrinfo (which cancel() cannot interrupt) does not hold the connection past it.
     timer_.expires_after(timeout_);
-    timer_.async_wait([self = shared_from_this(), attempt = ++attempt_](const std::error_code& ec) {
-        if (ec || attempt != self->attempt_) {
-            return; // cancelled, or a late tick from an attempt that already ended
+    timer_.async_wait([self = shared_from_this(), attempt](const std::error_code& ec) {
+        if (!ec && attempt == self->attempt_) {
+            self->end_attempt(asio::error::timed_out);
         }
-        self->timed_out_ = true;
-        if (self->resolver_) {
-            self->resolver_->cancel();
-        }
-        std::error_code ignored;
-        self->socket_.close(ignored);
     });
-    endpoints_.clear();
     if (b.kind != host_kind::dns) {
         std::error_code ec;
         const auto address = asio::ip::make_address(b.host, ec);
         if (ec) {
-            on_attempt_done(ec);
+            end_attempt(ec);
             return;
         }
-        endpoints_.emplace_back(address, b.port);
-        connect_endpoints();
+        connect_endpoints(attempt, {asio::ip::tcp::endpoint(address, b.port)});
         return;
     }
     if (!resolver_) {
         resolver_.emplace(executor_);
     }
-    resolver_->async_resolve(
-        b.host, std::to_string(b.port), asio::ip::resolver_base::numeric_service,
-        [self = shared_from_this()](const std::error_code& ec, const asio::ip::tcp::resolver::results_type& results) {
-            if (ec || self->timed_out_ || self->cancelled_) {
-                self->on_attempt_done(ec ? ec : asio::error::timed_out);
-                return;
-            }
-            for (const auto& entry : results) {
-                self->endpoints_.push_back(entry.endpoint());
-            }
-            self->connect_endpoints();
-        });
+    resolver_->async_resolve(b.host, std::to_string(b.port), asio::ip::resolver_base::numeric_service,
+                             [self = shared_from_this(), attempt](
+                                 const std::error_code& ec, const asio::ip::tcp::resolver::results_type& results) {
+                                 if (attempt != self->attempt_) {
+                                     return; // the attempt already ended (deadline, cancel)
+                                 }
+                                 if (ec) {
+                                     self->end_attempt(ec);
+                                     return;
+                                 }
+                                 std::vector<asio::ip::tcp::endpoint> endpoints;
+                                 for (const auto& entry : results) {
+                                     endpoints.push_back(entry.endpoint());
+                                 }
+                                 self->connect_endpoints(attempt, std::move(endpoints));
+                             });
 }
 
-void connector::connect_endpoints() {
-    asio::async_connect(socket_, endpoints_,
-                        [self = shared_from_this()](const std::error_code& ec, const asio::ip::tcp::endpoint&) {
-                            self->on_attempt_done(ec);
+void connector::connect_endpoints(unsigned attempt, std::vector<asio::ip::tcp::endpoint> endpoints) {
+    auto endpoint_list = std::make_shared<std::vector<asio::ip::tcp::endpoint>>(std::move(endpoints));
+    asio::async_connect(*socket_, *endpoint_list,
+                        [self = shared_from_this(), attempt, socket = socket_,
+                         endpoint_list](const std::error_code& ec, const asio::ip::tcp::endpoint&) {
+                            if (attempt == self->attempt_) {
+                                self->end_attempt(ec);
+                            }
                         });
 }
 
-void connector::on_attempt_done(const std::error_code& ec) {
-    ++attempt_; // any tick of this attempt's timer is now stale
+void connector::end_attempt(const std::error_code& ec) {
+    ++attempt_; // whatever of this attempt is still pending now completes unheard
     timer_.cancel();
-    if (!ec && !timed_out_ && !cancelled_) {
+    if (resolver_) {
+        resolver_->cancel();
+    }
+    if (!ec && !cancelled_) {
         auto done = std::move(done_);
-        done(std::move(socket_), &route_->backends[index_]);
+        done(std::move(*socket_), &route_->backends[index_]);
         return;
     }
     std::error_code ignored;
-    socket_.close(ignored);
+    socket_->close(ignored); // a pending connect on it completes with operation_aborted
     ++index_;
     try_backend();
 }

@@ -28,21 +28,23 @@ public:
     void cancel();
 
 private:
+    using socket_ptr = std::shared_ptr<asio::ip::tcp::socket>;
+
     void try_backend();
-    void connect_endpoints();
-    void on_attempt_done(const std::error_code& ec);
-    void next_backend();
+    void connect_endpoints(unsigned attempt, std::vector<asio::ip::tcp::endpoint> endpoints);
+    // Ends the current attempt now, whatever is still pending: its late completions are ignored.
+    void end_attempt(const std::error_code& ec);
 
     asio::any_io_executor executor_;
     duration timeout_;
-    asio::ip::tcp::socket socket_;
     asio::steady_timer timer_;
     std::optional<asio::ip::tcp::resolver> resolver_;
-    std::vector<asio::ip::tcp::endpoint> endpoints_; // of the current backend
-    unsigned attempt_ = 0;                           // tells a stale timer from the current attempt's
+    // A fresh socket per attempt: an abandoned attempt's pending connect keeps its own socket,
+    // so it can never reopen or close the one the next attempt uses.
+    socket_ptr socket_;
     const route* route_ = nullptr;
     std::size_t index_ = 0;
-    bool timed_out_ = false;
+    unsigned attempt_ = 0; // completions carry the attempt they belong to
     bool cancelled_ = false;
     handler done_;
 };

@@ -129,9 +129,7 @@ void gateway::stop() {
         if (hooks_.stopping) {
             hooks_.stopping();
         }
-        for (const auto& l : listeners_) {
-            l->close();
-        }
+        close_listeners();
         const std::size_t open = shared_.open_connections.load();
         log_.info("stopping: listeners closed; " + count_of(open, "open connection") + " may finish within " +
                   format_duration(config_.gateway.drain_timeout) + " (a second signal stops at once)");
@@ -142,13 +140,29 @@ void gateway::stop() {
                 close_all_connections();
             }
         });
-        poll_drain();
     } else if (state_ == state::draining) {
         log_.info("stopping now: closing " + count_of(shared_.open_connections.load(), "connection"));
-        for (const auto& l : listeners_) {
-            l->close();
-        }
         close_all_connections();
+    }
+}
+
+void gateway::close_listeners() {
+    // A connection accepted just before the close is counted (fetch_add) and handed to its worker
+    // on the listener's thread, before the close runs there. So once every listener confirms,
+    // open_connections is final and the drain can count down from it.
+    listeners_open_ = listeners_.size();
+    if (listeners_open_ == 0) {
+        poll_drain();
+        return;
+    }
+    for (const auto& l : listeners_) {
+        l->close([this] {
+            asio::post(control_, [this] {
+                if (--listeners_open_ == 0) {
+                    poll_drain();
+                }
+            });
+        });
     }
 }
 

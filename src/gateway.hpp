@@ -47,6 +47,7 @@ public:
     const std::vector<std::shared_ptr<listener>>& listeners() const noexcept { return listeners_; }
 
 private:
+    void close_listeners();
     void poll_drain();
     void close_all_connections();
     void finish();
@@ -62,6 +63,7 @@ private:
     std::vector<std::shared_ptr<listener>> listeners_;
     enum class state { created, running, draining, closing, stopped } state_ = state::created;
     lifecycle_hooks hooks_;
+    std::size_t listeners_open_ = 0; // until each has confirmed its close, the count is not final
 };
 
 } // namespace kiagateway

@@ -74,11 +74,14 @@ void listener::start() {
     asio::post(home_.io(), [self = shared_from_this()] { self->do_accept(); });
 }
 
-void listener::close() {
-    asio::post(home_.io(), [self = shared_from_this()] {
+void listener::close(std::function<void()> closed) {
+    asio::post(home_.io(), [self = shared_from_this(), closed = std::move(closed)] {
         std::error_code ignored;
         self->acceptor_.close(ignored);
         self->pause_timer_.cancel();
+        if (closed) {
+            closed();
+        }
     });
 }
 

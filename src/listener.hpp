@@ -7,6 +7,7 @@
 
 #include <asio.hpp>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -23,7 +24,9 @@ public:
 
     // Starts and stops accepting; from any thread (both are posted to the listener's own worker).
     void start();
-    void close();
+    // `closed` runs on the listener's worker once the acceptor is closed: every connection it
+    // accepted before is counted in open_connections by then.
+    void close(std::function<void()> closed = {});
     const std::string& address() const noexcept { return text_; }
     protocol proto() const noexcept { return proto_; }
 

@@ -19,6 +19,8 @@ const char* to_string(outcome o) noexcept {
         return "connect_failed";
     case outcome::limit:
         return "limit";
+    case outcome::shutdown:
+        return "shutdown";
     }
     return "unknown";
 }

@@ -17,6 +17,7 @@ enum class outcome {
     timeout,
     connect_failed,
     limit,
+    shutdown, // cut by the gateway's stop (drain time up, or a second signal) before it finished
 };
 
 const char* to_string(protocol p) noexcept;

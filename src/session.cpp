@@ -44,6 +44,10 @@ std::size_t session::read_limit() const noexcept {
 }
 
 void session::start() {
+    if (worker_.closing()) {
+        shut_down(); // accepted just before the listener closed, during a stop
+        return;
+    }
     std::error_code ignored;
     client_.set_option(asio::ip::tcp::no_delay(true), ignored);
     buffer_.resize(std::min(initial_read_buffer, read_limit()));
@@ -67,6 +71,13 @@ void session::start() {
 
 void session::reject_over_limit() {
     record_.result = outcome::limit;
+    close();
+}
+
+void session::shut_down() {
+    if (phase_ != phase::done && phase_ != phase::answering) {
+        record_.result = outcome::shutdown;
+    }
     close();
 }
 

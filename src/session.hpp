@@ -29,8 +29,10 @@ public:
     void start();
     // Over max_connections: close at once, logged with outcome "limit".
     void reject_over_limit();
-    // Closes the connection now, whatever it is doing (the end of a drain).
+    // Closes the connection now, whatever it is doing.
     void close();
+    // close() for the gateway's stop (the end of a drain): logged as "shutdown" unless finished.
+    void shut_down();
 
 private:
     enum class phase { sniffing, answering, connecting, relaying, done };

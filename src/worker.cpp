@@ -6,9 +6,10 @@
 namespace kiagateway {
 
 void worker::close_all() {
-    // close() only starts closing: the sessions end (and leave this set) in later handlers.
+    closing_ = true;
+    // shut_down() only starts closing: the sessions end (and leave this set) in later handlers.
     for (session* s : sessions_) {
-        s->close();
+        s->shut_down();
     }
 }
 

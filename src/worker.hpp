@@ -47,7 +47,9 @@ public:
     void add(session* s) { sessions_.insert(s); }
     void remove(session* s) { sessions_.erase(s); }
     std::size_t session_count() const noexcept { return sessions_.size(); }
+    // Closes every connection, and any that arrives after (handed over just before a listener closed).
     void close_all();
+    bool closing() const noexcept { return closing_; }
 
     void start() {
         thread_ = std::thread([this] { io_.run(); });
@@ -63,13 +65,16 @@ private:
     unsigned index_;
     unsigned count_;
     shared_state& shared_;
-    // A concurrency hint of 1: only this worker's thread runs it, so Asio can skip locking.
+    // A concurrency hint of 1: only this worker's thread runs it (Asio's single-thread fast path).
+    // Asio still locks, which other threads rely on: listeners post here and register accepted
+    // sockets with this context's reactor.
     asio::io_context io_{1};
     asio::executor_work_guard<asio::io_context::executor_type> guard_{io_.get_executor()};
     std::thread thread_;
     std::shared_ptr<const runtime> runtime_;
     std::unordered_set<session*> sessions_;
     std::uint64_t counter_ = 0;
+    bool closing_ = false;
 };
 
 } // namespace kiagateway
