@@ -14,6 +14,7 @@ import os
 import pwd
 import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -942,3 +943,81 @@ class DropPrivileges(GatewayTest):
         gw.expect_exit = True
         self.assertEqual(gw.wait_exit(10), 1)
         self.assertIsNotNone(gw.wait_stderr(r'error: \[gateway\] user "no-such-user-kiagateway" does not exist', 2))
+
+
+class SlowDns:
+    """A DNS server on 127.0.0.1:53 that answers A queries with 127.0.0.1 after `delay` seconds."""
+
+    def __init__(self, delay):
+        self.delay = delay
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 53))
+        self.sock.settimeout(0.2)
+        self.queries = 0
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        while self.running:
+            try:
+                data, peer = self.sock.recvfrom(2048)
+            except (socket.timeout, OSError):
+                continue
+            self.queries += 1
+            threading.Thread(target=self.answer, args=(data, peer), daemon=True).start()
+
+    def answer(self, data, peer):
+        time.sleep(self.delay)
+        end = 12
+        while data[end] != 0:
+            end += data[end] + 1
+        qtype = int.from_bytes(data[end + 1:end + 3], "big")
+        question = data[12:end + 5]
+        answer = b""
+        if qtype == 1:
+            answer = b"\xc0\x0c" + (1).to_bytes(2, "big") + (1).to_bytes(2, "big") + (60).to_bytes(4, "big") + \
+                (4).to_bytes(2, "big") + socket.inet_aton("127.0.0.1")
+        header = data[:2] + b"\x81\x80" + (1).to_bytes(2, "big") + (1 if answer else 0).to_bytes(2, "big") + bytes(4)
+        try:
+            self.sock.sendto(header + question + answer, peer)
+        except OSError:
+            pass
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+
+class DnsDeadline(GatewayTest):
+    """connect_timeout bounds the DNS lookup too: a slow resolver cannot hold a connection past it."""
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0 or not shutil.which("unshare"):
+            self.skipTest("needs root and unshare (a private /etc/resolv.conf)")
+        try:
+            self.dns = SlowDns(delay=4)
+        except OSError as error:
+            self.skipTest(f"cannot serve DNS on 127.0.0.1:53: {error}")
+        self.addCleanup(self.dns.close)
+        folder = tempfile.mkdtemp(prefix="kg-dns-")
+        self.resolv = os.path.join(folder, "resolv.conf")
+        with open(self.resolv, "w") as handle:
+            handle.write("nameserver 127.0.0.1\noptions timeout:10 attempts:1\n")
+
+    def test_slow_lookup_ends_at_connect_timeout(self):
+        # The gateway runs in its own mount namespace, where /etc/resolv.conf names the slow server.
+        wrapper = ["unshare", "-m", "--", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"', self.resolv]
+        gw = self.start_gateway(toml_config({"connect_timeout": "1s", "read_timeout": "5s"},
+                                            http={"slow.test": "slow-backend.example:9"}), wrapper=wrapper)
+        sock = self.client(gw.http_port, timeout=10)
+        started = time.monotonic()
+        sock.sendall(request_bytes("slow.test"))
+        response = read_response(sock, timeout=10)
+        elapsed = time.monotonic() - started
+        self.assertEqual(response.status, 502)
+        self.assertGreaterEqual(self.dns.queries, 1, "the lookup never reached the test's DNS server")
+        self.assertGreater(elapsed, 0.9)
+        self.assertLess(elapsed, 2.5, f"502 after {elapsed:.1f}s: the 4 s lookup was waited for")
