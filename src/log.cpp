@@ -4,8 +4,11 @@
 #include "json.hpp"
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <stdexcept>
+#include <thread>
 
 namespace kiagateway {
 
@@ -88,35 +91,86 @@ void logger::write(level lvl, std::string_view message) {
     write_line(stderr, line);
 }
 
+struct access_log::queue {
+    std::FILE* file = nullptr;
+    bool owned = false;
+    std::mutex mutex;
+    std::condition_variable wake;    // lines queued, or stopping
+    std::condition_variable drained; // the writer has finished
+    std::string pending;             // complete lines, newline-terminated
+    std::uint64_t dropped = 0;
+    bool stopping = false;
+    bool finished = false;
+
+    void run() {
+        std::string batch;
+        std::uint64_t reported = 0;
+        std::unique_lock lock(mutex);
+        while (true) {
+            wake.wait(lock, [this] { return stopping || !pending.empty(); });
+            if (pending.empty() && stopping) {
+                break;
+            }
+            batch.swap(pending);
+            const std::uint64_t dropped_now = dropped;
+            lock.unlock();
+            std::fwrite(batch.data(), 1, batch.size(), file); // may block: only this thread waits
+            std::fflush(file);
+            batch.clear();
+            if (dropped_now != reported) {
+                std::string line = format_time(std::chrono::system_clock::now()) +
+                                   " warning: access log: " + std::to_string(dropped_now - reported) +
+                                   " lines dropped: its reader is not keeping up";
+                write_line(stderr, line);
+                reported = dropped_now;
+            }
+            lock.lock();
+        }
+        if (owned) {
+            std::fclose(file);
+        }
+        finished = true;
+        drained.notify_all();
+    }
+};
+
 access_log::access_log(const std::string& target, log_format format) : format_(format) {
     if (target == "off") {
         return;
     }
+    auto q = std::make_shared<queue>();
     if (target == "stdout") {
-        file_ = stdout;
+        q->file = stdout;
     } else if (target == "stderr") {
-        file_ = stderr;
+        q->file = stderr;
     } else {
-        file_ = std::fopen(target.c_str(), "a");
-        if (file_ == nullptr) {
+        q->file = std::fopen(target.c_str(), "a");
+        if (q->file == nullptr) {
             throw std::runtime_error("cannot open the access log " + target + ": " + std::strerror(errno));
         }
-        owned_ = true;
+        q->owned = true;
     }
-    // Line-buffered: `tail -f` and log shippers see each connection when it ends.
-    std::setvbuf(file_, nullptr, _IOLBF, 1 << 16);
+    // Unbuffered: the writer batches lines itself, and nothing stays in stdio's buffer for exit()
+    // to flush (which would block on a pipe nobody reads).
+    std::setvbuf(q->file, nullptr, _IONBF, 0);
+    queue_ = q;
+    std::thread([q] { q->run(); }).detach();
 }
 
 access_log::~access_log() {
-    if (owned_) {
-        std::fclose(file_);
-    } else if (file_ != nullptr) {
-        std::fflush(file_);
+    if (!queue_) {
+        return;
     }
+    std::unique_lock lock(queue_->mutex);
+    queue_->stopping = true;
+    queue_->wake.notify_one();
+    // A reader that never reads would block the writer forever; the process is ending, so give it
+    // a few seconds, then leave it (the thread owns its share of the queue).
+    queue_->drained.wait_for(lock, std::chrono::seconds(3), [this] { return queue_->finished; });
 }
 
 void access_log::write(const access_record& r) {
-    if (file_ == nullptr) {
+    if (!queue_) {
         return;
     }
     const std::string time = format_time(r.start);
@@ -151,7 +205,17 @@ void access_log::write(const access_record& r) {
             append_text(line, f);
         }
     }
-    write_line(file_, line);
+    line += '\n';
+    std::lock_guard lock(queue_->mutex);
+    if (queue_->pending.size() + line.size() > max_queued_bytes) {
+        ++queue_->dropped;
+        return;
+    }
+    const bool was_empty = queue_->pending.empty();
+    queue_->pending += line;
+    if (was_empty) {
+        queue_->wake.notify_one();
+    }
 }
 
 } // namespace kiagateway

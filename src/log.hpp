@@ -47,20 +47,26 @@ struct access_record {
 };
 
 // The access log target from [gateway] access_log: "stdout", "stderr", "off" or a file (appended).
+// Workers only queue lines; one writer thread does the (possibly blocking) writes, so a reader that
+// stops reading (a full pipe) never stalls a worker. Past a cap the lines are dropped and counted.
 class access_log {
 public:
     // Throws std::runtime_error naming the file when it cannot be opened.
     access_log(const std::string& target, log_format format);
+    // Writes out what is queued (waiting at most a few seconds for a stalled reader).
     ~access_log();
     access_log(const access_log&) = delete;
     access_log& operator=(const access_log&) = delete;
 
-    bool enabled() const noexcept { return file_ != nullptr; }
+    bool enabled() const noexcept { return queue_ != nullptr; }
     void write(const access_record& record);
 
+    // Bytes that may wait for the writer before lines are dropped.
+    static constexpr std::size_t max_queued_bytes = 4 * 1024 * 1024;
+
 private:
-    std::FILE* file_ = nullptr;
-    bool owned_ = false;
+    struct queue; // shared with the writer thread, which may outlive a stalled shutdown
+    std::shared_ptr<queue> queue_;
     log_format format_;
 };
 

@@ -1021,3 +1021,35 @@ class DnsDeadline(GatewayTest):
         self.assertGreaterEqual(self.dns.queries, 1, "the lookup never reached the test's DNS server")
         self.assertGreater(elapsed, 0.9)
         self.assertLess(elapsed, 2.5, f"502 after {elapsed:.1f}s: the 4 s lookup was waited for")
+
+
+class AccessLogBackpressure(GatewayTest):
+    """A reader that stops reading the access log (a full stdout pipe) must not stall the gateway."""
+
+    def test_unread_stdout_pipe(self):
+        backend = self.http_backend("backend-S")
+        path = self.write_config(toml_config({"https_listen": []}, http={"s.test": backend.address}))
+        proc = subprocess.Popen([BINARY, "run", "-c", path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        port = None
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if "listening for http on" in line:
+                port = int(line.rsplit(":", 1)[1])
+            if "ready:" in line or not line:
+                break
+        self.assertIsNotNone(port, "the gateway did not start")
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        # ~200 bytes of access log per request: 3000 of them overfill a 64 KiB pipe many times.
+        requests = 3000
+        for i in range(requests):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                sock.sendall(request_bytes("s.test"))
+                self.assertEqual(read_response(sock).body, b"backend-S", f"request {i} with stdout unread")
+        # Once someone reads, every line is there.
+        proc.send_signal(signal.SIGTERM)
+        lines = proc.stdout.read().splitlines()
+        self.assertEqual(proc.wait(timeout=10), 0)
+        self.assertEqual(len(lines), requests)
+        self.assertTrue(all("outcome=ok" in line for line in lines))
