@@ -3,6 +3,8 @@
 
 #include "json.hpp"
 
+#include <asio/detail/signal_blocker.hpp>
+
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -154,6 +156,9 @@ access_log::access_log(const std::string& target, log_format format) : format_(f
     // to flush (which would block on a pipe nobody reads).
     std::setvbuf(q->file, nullptr, _IONBF, 0);
     queue_ = q;
+    // Started with signals blocked: it starts before the platform layer sets up signal handling
+    // (platform/posix takes SIGTERM/SIGHUP with sigwait and needs every other thread to block them).
+    asio::detail::signal_blocker block_in_new_thread;
     std::thread([q] { q->run(); }).detach();
 }
 

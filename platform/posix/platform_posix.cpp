@@ -7,12 +7,15 @@
 
 #include <asio.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <sys/resource.h>
+#include <thread>
 #include <unistd.h>
 
 namespace kiagateway::platform {
@@ -84,26 +87,6 @@ std::string drop_privileges(const std::string& user, const std::string& group_na
     return {};
 }
 
-namespace {
-
-void wait_for_signal(asio::signal_set& signals, gateway& g, logger& log) {
-    signals.async_wait([&signals, &g, &log](const std::error_code& ec, int number) {
-        if (ec) {
-            return;
-        }
-        if (number == SIGHUP) {
-            log.info("SIGHUP: reloading the config");
-            g.reload();
-        } else {
-            log.info(number == SIGINT ? "SIGINT received" : "SIGTERM received");
-            g.stop();
-        }
-        wait_for_signal(signals, g, log);
-    });
-}
-
-} // namespace
-
 int serve(gateway& g, logger& log) {
     // Type=notify: systemd waits for READY=1 before it counts the service as started, and hears
     // of reloads and stops, so `systemctl reload` returns once the new table is in place.
@@ -112,10 +95,39 @@ int serve(gateway& g, logger& log) {
         [] { sd_notify("RELOADING=1\n" + monotonic_usec_field()); },
         [] { sd_notify("STOPPING=1"); },
     });
-    asio::signal_set signals(g.control(), SIGINT, SIGTERM, SIGHUP);
-    wait_for_signal(signals, g, log);
+    // Stop and reload signals are blocked in every thread (the threads the gateway starts inherit
+    // this mask) and taken synchronously by one thread with sigwait(), then posted to the control
+    // loop. No asynchronous handler runs at all, so no signal can slip in just before the control
+    // thread goes to sleep (which ThreadSanitizer's deferred delivery made happen with a handler).
+    sigset_t handled;
+    sigemptyset(&handled);
+    sigaddset(&handled, SIGINT);
+    sigaddset(&handled, SIGTERM);
+    sigaddset(&handled, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &handled, nullptr);
+
+    std::atomic<bool> done{false};
+    std::thread waiter([&] {
+        while (true) {
+            int number = 0;
+            if (sigwait(&handled, &number) != 0 || done.load()) {
+                return;
+            }
+            asio::post(g.control(), [&g, &log, number] {
+                if (number == SIGHUP) {
+                    log.info("SIGHUP: reloading the config");
+                    g.reload();
+                } else {
+                    log.info(number == SIGINT ? "SIGINT received" : "SIGTERM received");
+                    g.stop();
+                }
+            });
+        }
+    });
     const int code = g.run();
-    signals.cancel();
+    done.store(true);
+    pthread_kill(waiter.native_handle(), SIGHUP); // wake the waiter so it sees `done`
+    waiter.join();
     return code;
 }
 
