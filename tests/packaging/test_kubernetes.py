@@ -1,10 +1,7 @@
 """The Kubernetes example: valid YAML, the settings docs/kubernetes.md promises, and a ConfigMap whose
 servers.toml the built binary validates.
-
-ctest sets KIAGATEWAY (the binary) and KG_SOURCE_DIR (the project root).
 """
 
-import os
 import pathlib
 import subprocess
 import tempfile
@@ -12,8 +9,8 @@ import unittest
 
 import yaml
 
-BINARY = os.path.abspath(os.environ.get("KIAGATEWAY", "kiagateway"))
-SOURCE = pathlib.Path(os.environ.get("KG_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
+from paths import BINARY, SOURCE
+
 MANIFEST = SOURCE / "examples" / "kubernetes" / "kiagateway.yaml"
 
 

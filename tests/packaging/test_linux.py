@@ -1,7 +1,5 @@
 """Linux packaging: the systemd unit (checked by systemd-analyze against the built binary), its
 hardening, and the sysusers/tmpfiles entries applied to a scratch root.
-
-ctest sets KIAGATEWAY (the binary) and KG_SOURCE_DIR (the project root).
 """
 
 import os
@@ -11,10 +9,9 @@ import subprocess
 import tempfile
 import unittest
 
-BINARY = os.path.abspath(os.environ.get("KIAGATEWAY", "kiagateway"))
-SOURCE = pathlib.Path(os.environ.get("KG_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
+from paths import BINARY, BUILD, SOURCE
+
 LINUX = SOURCE / "installer" / "linux"
-BUILD = pathlib.Path(os.environ.get("KG_BINARY_DIR", pathlib.Path(BINARY).parent))
 
 
 def directives(unit_text):

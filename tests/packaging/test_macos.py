@@ -1,10 +1,6 @@
 """macOS packaging, checked on any OS: the launchd plist parses, has the keys a daemon needs, and its
-ProgramArguments are a command line the built binary accepts (run for real on loopback).
+ProgramArguments are a command line the built binary accepts (run for real on loopback)."""
 
-ctest sets KIAGATEWAY (the binary) and KG_SOURCE_DIR (the project root).
-"""
-
-import os
 import pathlib
 import plistlib
 import signal
@@ -13,8 +9,8 @@ import tempfile
 import time
 import unittest
 
-BINARY = os.path.abspath(os.environ.get("KIAGATEWAY", "kiagateway"))
-SOURCE = pathlib.Path(os.environ.get("KG_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
+from paths import BINARY, SOURCE
+
 PLIST = SOURCE / "installer" / "macos" / "com.kiagateway.kiagateway.plist"
 
 
