@@ -43,6 +43,8 @@ struct run_options {
     // When given, these replace the file's http_listen / https_listen ("off" = none).
     std::optional<std::vector<std::string>> http_listen;
     std::optional<std::vector<std::string>> https_listen;
+    // Started by the Windows Service Control Manager (`run --service`).
+    bool service = false;
 };
 
 // Serves until stopped; the exit code is 0 after a clean stop.

@@ -2,6 +2,7 @@
 #include "listener.hpp"
 
 #include "endpoint.hpp"
+#include "platform.hpp"
 #include "session.hpp"
 
 #include <stdexcept>
@@ -23,16 +24,8 @@ bool out_of_descriptors(const std::error_code& ec) {
 
 std::string describe_bind_error(const listen_address& address, const std::error_code& ec) {
     std::string message = "cannot listen on " + address.to_string() + ": " + ec.message();
-    if (ec == std::errc::address_in_use) {
-        message += " (another program is listening there";
-        if (address.port == 80 || address.port == 443) {
-            message += "; on Windows often IIS or HTTP.sys: see 'netsh http show servicestate'";
-        }
-        message += ")";
-    } else if (ec == std::errc::permission_denied) {
-        message += address.port < 1024 ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE; for local use "
-                                         "pick another port, e.g. --http-listen 127.0.0.1:8080)"
-                                       : "";
+    if (const std::string hint = platform::bind_error_hint(address.port, ec); !hint.empty()) {
+        message += " (" + hint + ")";
     } else if (ec == std::errc::address_not_available) {
         message += " (no interface on this machine has that address)";
     }
@@ -58,7 +51,9 @@ listener::listener(worker& home, std::vector<std::unique_ptr<worker>>& workers, 
         // "[::]" means IPv6 only: "0.0.0.0" has its own socket, and the two must not collide.
         acceptor_.set_option(asio::ip::v6_only(true), ec);
     }
-    acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (ec = platform::prepare_listening_socket(acceptor_); ec) {
+        fail(ec);
+    }
     if (acceptor_.bind(endpoint, ec); ec) {
         fail(ec);
     }

@@ -33,6 +33,9 @@ const char* level_name(logger::level lvl) {
 void write_line(std::FILE* file, std::string& line) {
     line += '\n';
     std::fwrite(line.data(), 1, line.size(), file);
+    // stderr is not always unbuffered (Windows' C runtime buffers it when it is a pipe): each
+    // operational line must be out at once, for a supervisor's log as for a person watching.
+    std::fflush(file);
 }
 
 // One access-log field under its text key ("up") and its JSON key ("bytes_up"): the one list
@@ -91,6 +94,9 @@ void logger::write(level lvl, std::string_view message) {
         line += message;
     }
     write_line(stderr, line);
+    if (mirror_) {
+        mirror_(lvl, message);
+    }
 }
 
 struct access_log::queue {

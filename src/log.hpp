@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -21,6 +22,9 @@ public:
     enum class level { info, warning, error };
 
     void set_format(log_format format) noexcept { format_ = format; }
+    // Also hands every message to `mirror` (the Windows service's Event Log). Set it before any
+    // other thread logs; it must be thread-safe.
+    void set_mirror(std::function<void(level, std::string_view)> mirror) { mirror_ = std::move(mirror); }
     void write(level lvl, std::string_view message);
     void info(std::string_view message) { write(level::info, message); }
     void warning(std::string_view message) { write(level::warning, message); }
@@ -28,6 +32,7 @@ public:
 
 private:
     log_format format_ = log_format::text;
+    std::function<void(level, std::string_view)> mirror_;
 };
 
 // Everything the access log says about one connection.

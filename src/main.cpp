@@ -1,5 +1,6 @@
 // kiagateway's command line (CLI11): `run`, `validate`, `dry-run-route`, `--version`, and the original's forms.
 #include "commands.hpp"
+#include "platform.hpp"
 #include "version.hpp"
 
 #include <CLI/CLI.hpp>
@@ -43,6 +44,9 @@ int main(int argc, char** argv) {
                  " - a TCP domain router: routes plain HTTP by Host and TLS by SNI to the\n"
                  "backends one TOML file names, without decrypting anything."};
     app.set_version_flag("--version", "kiagateway " KIAGATEWAY_VERSION);
+    // One syntax everywhere: CLI11 would read "/x" as an option on Windows, so a path such as
+    // /configs/servers.toml (wine, MSYS) would be refused. Subcommands inherit this setting.
+    app.allow_windows_style_options(false);
     app.require_subcommand(0, 1);
     app.footer("With no command, kiagateway runs: 'kiagateway' serves ./servers.toml and 'kiagateway FILE'\n"
                "serves FILE (the original kiagateway's forms).\n"
@@ -51,9 +55,15 @@ int main(int argc, char** argv) {
     std::string original_form_config = "servers.toml";
     app.add_option("config", original_form_config, "Config file to run (default: servers.toml)")->option_text("FILE");
 
+    // Windows keeps the config under ProgramData (where the MSI installs it); POSIX reads ./servers.toml.
+    const std::string default_config = kiagateway::platform::default_config_path();
+    const std::string config_help = "Config file (default: " + default_config + ")";
     kiagateway::run_options run;
+    run.config_path = default_config;
     CLI::App* run_cmd = app.add_subcommand("run", "Route live traffic: HTTP by Host, TLS by SNI (the default command)");
-    run_cmd->add_option("-c,--config", run.config_path, "Config file (default: servers.toml)")->option_text("FILE");
+    run_cmd->add_option("-c,--config", run.config_path, config_help)->option_text("FILE");
+    run_cmd->add_flag("--service", run.service,
+                      "Run as a Windows service (the Service Control Manager starts it so; the MSI sets it up)");
     std::vector<std::string> http_listen;
     std::vector<std::string> https_listen;
     CLI::Option* http_listen_opt = run_cmd
@@ -69,21 +79,24 @@ int main(int argc, char** argv) {
                                         ->allow_extra_args(false)
                                         ->option_text("ADDR");
     run_cmd->footer(
-        "Stop with SIGTERM or Ctrl-C (open connections get drain_timeout to finish; a second\n"
-        "signal stops at once). SIGHUP reloads the routes from the same file.\n"
+        "Stop with Ctrl-C or SIGTERM (open connections get drain_timeout to finish; a second\n"
+        "request stops at once). SIGHUP reloads the routes from the same file. As a Windows\n"
+        "service: 'sc stop kiagateway' stops, 'sc control kiagateway paramchange' reloads.\n"
         "Example: kiagateway run -c servers.toml --http-listen 127.0.0.1:8080 --https-listen 127.0.0.1:8443");
 
     kiagateway::validate_options validate;
+    validate.config_path = default_config;
     CLI::App* validate_cmd =
         app.add_subcommand("validate", "Check a config file; print every problem as file:line:col");
-    validate_cmd->add_option("-c,--config", validate.config_path, "Config file (default: servers.toml)")
+    validate_cmd->add_option("-c,--config", validate.config_path, config_help)
         ->option_text("FILE");
     add_format_option(*validate_cmd, validate.format);
 
     kiagateway::dry_run_options dry_run;
+    dry_run.config_path = default_config;
     CLI::App* dry_run_cmd = app.add_subcommand(
         "dry-run-route", "Show which backend a name or captured request would be routed to, using the live code");
-    dry_run_cmd->add_option("-c,--config", dry_run.config_path, "Config file (default: servers.toml)")
+    dry_run_cmd->add_option("-c,--config", dry_run.config_path, config_help)
         ->option_text("FILE");
     std::vector<std::string> hosts;
     std::vector<std::string> snis;

@@ -1,7 +1,13 @@
 // What the portable core needs from the operating system; platform/posix and platform/windows implement it.
 #pragma once
 
+#include <asio/ip/tcp.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace kiagateway {
@@ -11,16 +17,37 @@ class logger;
 
 namespace platform {
 
+// The config file `run`, `validate` and `dry-run-route` read when -c is not given
+// (POSIX: ./servers.toml; Windows: <ProgramData>\kiagateway\servers.toml, where the MSI puts it).
+std::string default_config_path();
+
 // Process set-up before listening (POSIX: raise RLIMIT_NOFILE to the hard limit, ignore SIGPIPE).
 // Returns lines for the start-up log.
 std::vector<std::string> prepare_process();
+
+// Socket options for an open, not yet bound, listening socket. POSIX: SO_REUSEADDR, so a restart
+// can bind while old connections sit in TIME_WAIT. Windows: SO_EXCLUSIVEADDRUSE, because there
+// SO_REUSEADDR would let another process bind the same port and take its connections.
+std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor);
+
+// What to tell someone who cannot listen on `port` (`ec` from bind): for a port in use, who
+// usually holds it on this OS and the command that shows the owner; for a refusal, what grants
+// it. Empty when there is nothing useful to add.
+std::string bind_error_hint(std::uint16_t port, const std::error_code& ec);
 
 // After the listeners are bound: switch to `user` and `group` (either may be empty: then the
 // user's own group, or no change). Returns a message saying what went wrong, or empty on success.
 std::string drop_privileges(const std::string& user, const std::string& group);
 
+// `run --service`: runs `body` as a service of the OS's service manager (Windows: under the
+// Service Control Manager's dispatcher, with `log` and the text `body` writes to its stream also
+// going to the Event Log) and returns its exit code. Where there is no such thing (POSIX, or a
+// Windows console), says so and returns the usage exit code without running `body`.
+int run_as_service(logger& log, const std::function<int(std::ostream& err)>& body);
+
 // Wires the OS's stop and reload requests to the gateway (POSIX: SIGTERM/SIGINT stop, SIGHUP
-// reloads), then serves until the gateway stops. Returns the exit code.
+// reloads; Windows: Ctrl-C/Ctrl-Break or the service's STOP/SHUTDOWN stop, PARAMCHANGE reloads),
+// then serves until the gateway stops. Returns the exit code.
 int serve(gateway& g, logger& log);
 
 } // namespace platform

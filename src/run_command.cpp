@@ -31,9 +31,23 @@ bool parse_listen_flags(const std::vector<std::string>& values, std::vector<list
     return true;
 }
 
+int run_gateway(const run_options& options, logger& log, std::ostream& err);
+
 } // namespace
 
 int run_command(const run_options& options, std::ostream& err) {
+    logger log;
+    if (options.service) {
+        return platform::run_as_service(log, [&](std::ostream& service_err) {
+            return run_gateway(options, log, service_err);
+        });
+    }
+    return run_gateway(options, log, err);
+}
+
+namespace {
+
+int run_gateway(const run_options& options, logger& log, std::ostream& err) {
     // Flags first: a usage error is reported as one whatever the file holds.
     std::vector<listen_address> http_listen;
     std::vector<listen_address> https_listen;
@@ -43,7 +57,6 @@ int run_command(const run_options& options, std::ostream& err) {
     if (options.https_listen && !parse_listen_flags(*options.https_listen, https_listen, "--https-listen", err)) {
         return exit_usage;
     }
-    logger log;
     load_result loaded = load_config_file(options.config_path);
     for (const auto& d : loaded.errors) {
         err << d.to_text() << '\n';
@@ -68,6 +81,11 @@ int run_command(const run_options& options, std::ostream& err) {
     for (const auto& d : loaded.warnings) {
         log.warning(d.to_text());
     }
+    if (options.service && (cfg.gateway.access_log == "stdout" || cfg.gateway.access_log == "stderr")) {
+        log.warning("access_log = \"" + cfg.gateway.access_log +
+                    "\" goes nowhere: a service has no console. Set it to a file the service account may write, "
+                    "or \"off\"");
+    }
     for (const auto& note : platform::prepare_process()) {
         log.info(note);
     }
@@ -91,5 +109,7 @@ int run_command(const run_options& options, std::ostream& err) {
     }
     return exit_failed;
 }
+
+} // namespace
 
 } // namespace kiagateway

@@ -20,6 +20,43 @@
 
 namespace kiagateway::platform {
 
+std::string default_config_path() {
+    return "servers.toml";
+}
+
+std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor) {
+    std::error_code ec;
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    return ec;
+}
+
+std::string bind_error_hint(std::uint16_t port, const std::error_code& ec) {
+    const std::string number = std::to_string(port);
+    if (ec == asio::error::address_in_use) {
+#if defined(__linux__)
+        return "another program is listening there; 'ss -ltnp sport = :" + number + "' shows which";
+#else
+        return "another program is listening there; 'lsof -nP -iTCP:" + number + " -sTCP:LISTEN' shows which";
+#endif
+    }
+    if (ec == asio::error::access_denied && port < 1024) {
+#if defined(__linux__)
+        return "ports below 1024 need root or CAP_NET_BIND_SERVICE (the systemd unit grants it); for local use "
+               "pick another port, e.g. --http-listen 127.0.0.1:8080";
+#else
+        return "ports below 1024 need root (the launchd daemon runs as root); for local use pick another port, "
+               "e.g. --http-listen 127.0.0.1:8080";
+#endif
+    }
+    return {};
+}
+
+int run_as_service(logger& log, const std::function<int(std::ostream& err)>&) {
+    log.error("--service is for the Windows Service Control Manager; under systemd, launchd or a container run "
+              "'kiagateway run' in the foreground (it never forks)");
+    return 2;
+}
+
 std::vector<std::string> prepare_process() {
     std::vector<std::string> notes;
     // A write to a peer that has gone must be an error code, never a process-killing signal
