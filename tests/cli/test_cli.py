@@ -13,6 +13,8 @@ import tempfile
 import unittest
 
 BINARY = os.environ.get("KIAGATEWAY", "kiagateway")
+# The MinGW build runs the Windows binary under wine: ctest passes the emulator's command ("|"-separated).
+COMMAND = [*[part for part in os.environ.get("KG_EMULATOR", "").split("|") if part], BINARY]
 SOURCE = pathlib.Path(os.environ.get("KG_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
 EXAMPLES = SOURCE / "examples"
 DATA = SOURCE / "tests" / "data"
@@ -21,7 +23,7 @@ DIAGNOSTIC = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): error: (?P<
 
 
 def run(*args, timeout=30):
-    return subprocess.run([BINARY, *map(str, args)], capture_output=True, text=True, timeout=timeout)
+    return subprocess.run([*COMMAND, *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
 def write_config(text):
@@ -57,12 +59,19 @@ class ValidateExamples(unittest.TestCase):
                                         r"\"intranet.corp.example\" is shadowed for https")
 
     def test_default_config_is_servers_toml_in_the_working_directory(self):
+        if BINARY.lower().endswith(".exe"):
+            # Windows reads the config the MSI installs, under the ProgramData known folder.
+            result = subprocess.run([*COMMAND, "validate"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(result.returncode, 1)
+            self.assertRegex(result.stderr, r"^[A-Z]:\\ProgramData\\kiagateway\\servers\.toml: error: cannot read "
+                                             r"the config: no such file")
+            return
         with tempfile.TemporaryDirectory() as folder:
-            result = subprocess.run([BINARY, "validate"], cwd=folder, capture_output=True, text=True, timeout=30)
+            result = subprocess.run([*COMMAND, "validate"], cwd=folder, capture_output=True, text=True, timeout=30)
             self.assertEqual(result.returncode, 1)
             self.assertIn("servers.toml: error: cannot read the config: no such file", result.stderr)
             (pathlib.Path(folder) / "servers.toml").write_text('[backends]\n"a.example" = "127.0.0.1:80"\n')
-            result = subprocess.run([BINARY, "validate"], cwd=folder, capture_output=True, text=True, timeout=30)
+            result = subprocess.run([*COMMAND, "validate"], cwd=folder, capture_output=True, text=True, timeout=30)
             self.assertEqual(result.returncode, 0, result.stderr)
 
 

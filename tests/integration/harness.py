@@ -29,6 +29,12 @@ import backends as bk
 SOURCE = pathlib.Path(os.environ.get("KG_SOURCE_DIR", pathlib.Path(__file__).resolve().parents[2]))
 _DEFAULT_BINARY = SOURCE / "build" / "dev" / "kiagateway"
 BINARY = os.environ.get("KIAGATEWAY", str(_DEFAULT_BINARY) if _DEFAULT_BINARY.exists() else "kiagateway")
+# The MinGW build runs the Windows binary under wine: ctest passes the emulator's command ("|"-separated).
+EMULATOR = [part for part in os.environ.get("KG_EMULATOR", "").split("|") if part]
+COMMAND = [*EMULATOR, BINARY]
+WINDOWS = BINARY.lower().endswith(".exe")
+# A Windows console program stops on Ctrl-C; wine delivers SIGINT to it as one. POSIX: SIGTERM.
+STOP_SIGNAL = signal.SIGINT if WINDOWS else signal.SIGTERM
 DATA = SOURCE / "tests" / "data"
 CONFIGS = DATA / "configs"
 
@@ -137,6 +143,8 @@ class Gateway:
         return self.proc is not None and self.proc.poll() is None
 
     def signal(self, sig):
+        if WINDOWS and sig == signal.SIGTERM:
+            sig = signal.SIGINT
         if sig in (signal.SIGTERM, signal.SIGINT):
             self.stopped_by_us = True
         if self.running():
@@ -410,11 +418,11 @@ class GatewayTest(unittest.TestCase):
         if config_text is not None:
             config_path = self.write_config(config_text, config_path or "servers.toml")
         if form == "run":
-            argv = [BINARY, "run", "-c", config_path, *args]
+            argv = [*COMMAND, "run", "-c", config_path, *args]
         elif form == "file":
-            argv = [BINARY, config_path, *args]
+            argv = [*COMMAND, config_path, *args]
         else:
-            argv = [BINARY, *args]
+            argv = [*COMMAND, *args]
         gateway = Gateway([*wrapper, *argv], cwd=cwd, config_path=config_path)
         self.gateways.append(gateway)
         gateway.start()
