@@ -5,34 +5,50 @@ namespace kiagateway {
 
 namespace {
 
-constexpr std::size_t relay_buffer_size = 16 * 1024;
+// Chunks one direction may move before it lets the worker's other connections run.
+constexpr int chunks_per_turn = 16;
 
 } // namespace
 
-relay::relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, std::vector<std::uint8_t> upstream_buffer,
-             duration idle_timeout)
-    : client_(std::move(client)),
-      backend_(std::move(backend)), up_{&client_, &backend_, std::move(upstream_buffer)}, down_{&backend_,
-                                                                                                &client_,
-                                                                                                {}},
-      timer_(client_.get_executor()), idle_timeout_(idle_timeout) {
-    if (up_.buffer.size() < relay_buffer_size) {
-        up_.buffer.resize(relay_buffer_size);
-    }
-    down_.buffer.resize(relay_buffer_size);
-}
+relay::relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, std::vector<std::uint8_t> sniffed,
+             duration idle_timeout, pump_pool& pumps)
+    : client_(std::move(client)), backend_(std::move(backend)),
+      sniffed_(std::move(sniffed)), up_{&client_, &backend_, pump(pumps)}, down_{&backend_, &client_, pump(pumps)},
+      timer_(client_.get_executor()), idle_timeout_(idle_timeout) {}
 
 void relay::start(std::size_t prefix, handler done) {
     done_ = std::move(done);
     last_activity_ = std::chrono::steady_clock::now();
     arm_idle_timer();
-    do_read(down_);
-    if (prefix == 0) {
-        do_read(up_);
+    // Reads and writes below never block: they return would_block, and the relay waits.
+    std::error_code ec;
+    client_.non_blocking(true, ec);
+    if (!ec) {
+        backend_.non_blocking(true, ec);
+    }
+    if (ec) {
+        result_.aborted = true;
+        close();
+        complete();
         return;
     }
-    // The sniffed bytes go first, exactly as received.
-    do_write(up_, prefix);
+    wait(down_, backend_, asio::socket_base::wait_read);
+    if (prefix == 0) {
+        sniffed_ = {};
+        wait(up_, client_, asio::socket_base::wait_read);
+        return;
+    }
+    // The sniffed bytes go first, exactly as received; then their buffer is freed.
+    asio::async_write(backend_, asio::buffer(sniffed_.data(), prefix),
+                      [self = shared_from_this()](const std::error_code& error, std::size_t written) {
+                          self->up_.bytes += written;
+                          self->sniffed_ = {};
+                          if (error) {
+                              self->finish_direction(self->up_, false);
+                              return;
+                          }
+                          self->move(self->up_);
+                      });
 }
 
 void relay::close() {
@@ -42,29 +58,54 @@ void relay::close() {
     timer_.cancel();
 }
 
-void relay::do_read(direction& d) {
-    d.from->async_read_some(asio::buffer(d.buffer),
-                            [self = shared_from_this(), &d](const std::error_code& ec, std::size_t n) {
-                                if (ec) {
-                                    self->finish_direction(d, ec == asio::error::eof);
-                                    return;
-                                }
-                                self->last_activity_ = std::chrono::steady_clock::now();
-                                self->do_write(d, n);
-                            });
+void relay::move(direction& d) {
+    for (int chunk = 0; chunk < chunks_per_turn; ++chunk) {
+        std::error_code ec;
+        if (d.bytes_in_flight.pending() == 0) {
+            const std::size_t n = d.bytes_in_flight.fill(*d.from, ec);
+            if (ec == asio::error::would_block) {
+                wait(d, *d.from, asio::socket_base::wait_read);
+                return;
+            }
+            if (ec || n == 0) {
+                finish_direction(d, !ec);
+                return;
+            }
+            last_activity_ = std::chrono::steady_clock::now();
+        }
+        const std::size_t written = d.bytes_in_flight.drain(*d.to, ec);
+        if (written > 0) {
+            d.bytes += written;
+            last_activity_ = std::chrono::steady_clock::now();
+        }
+        if (ec == asio::error::would_block) {
+            wait(d, *d.to, asio::socket_base::wait_write);
+            return;
+        }
+        if (ec) {
+            finish_direction(d, false);
+            return;
+        }
+    }
+    // A long transfer: give the worker's other connections their turn, then carry on.
+    asio::post(client_.get_executor(), [self = shared_from_this(), &d] {
+        if (!d.done) {
+            self->move(d);
+        }
+    });
 }
 
-void relay::do_write(direction& d, std::size_t n) {
-    asio::async_write(*d.to, asio::buffer(d.buffer.data(), n),
-                      [self = shared_from_this(), &d](const std::error_code& ec, std::size_t written) {
-                          d.bytes += written;
-                          if (ec) {
-                              self->finish_direction(d, false);
-                              return;
-                          }
-                          self->last_activity_ = std::chrono::steady_clock::now();
-                          self->do_read(d);
-                      });
+void relay::wait(direction& d, asio::ip::tcp::socket& socket, asio::socket_base::wait_type what) {
+    socket.async_wait(what, [self = shared_from_this(), &d](const std::error_code& ec) {
+        if (d.done) {
+            return;
+        }
+        if (ec) {
+            self->finish_direction(d, false);
+            return;
+        }
+        self->move(d);
+    });
 }
 
 void relay::finish_direction(direction& d, bool eof) {

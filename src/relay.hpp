@@ -2,6 +2,7 @@
 #pragma once
 
 #include "duration.hpp"
+#include "pump.hpp"
 
 #include <asio.hpp>
 
@@ -23,34 +24,37 @@ public:
     };
     using handler = std::function<void(const result&)>;
 
-    // `upstream_buffer` is reused for the client -> backend direction (it held the sniffed bytes).
-    relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, std::vector<std::uint8_t> upstream_buffer,
-          duration idle_timeout);
+    // `sniffed` holds the bytes read from the client before routing; `pumps` is the worker's pool
+    // (it must outlive the relay: the worker owns both).
+    relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, std::vector<std::uint8_t> sniffed,
+          duration idle_timeout, pump_pool& pumps);
 
-    // Writes `prefix` bytes of the upstream buffer (the sniffed head) to the backend, then relays.
+    // Writes the first `prefix` sniffed bytes to the backend, exactly as received, then relays.
     void start(std::size_t prefix, handler done);
     // Closes both sockets now.
     void close();
 
 private:
-    // One direction: EOF on `from` becomes shutdown(send) on `to` (half-close), so
-    // protocols that signal "done" with a FIN keep working through the gateway.
+    // One direction: wait until `from` is readable, move a chunk through the pump, wait until
+    // `to` takes it, repeat. Nothing is held while waiting for `from`. EOF on `from` becomes
+    // shutdown(send) on `to` (half-close), so protocols that end with a FIN keep working.
     struct direction {
         asio::ip::tcp::socket* from;
         asio::ip::tcp::socket* to;
-        std::vector<std::uint8_t> buffer;
+        pump bytes_in_flight;
         std::uint64_t bytes = 0;
         bool done = false;
     };
 
-    void do_read(direction& d);
-    void do_write(direction& d, std::size_t n);
+    void move(direction& d);
+    void wait(direction& d, asio::ip::tcp::socket& socket, asio::socket_base::wait_type what);
     void finish_direction(direction& d, bool eof);
     void arm_idle_timer();
     void complete();
 
     asio::ip::tcp::socket client_;
     asio::ip::tcp::socket backend_;
+    std::vector<std::uint8_t> sniffed_; // freed once written to the backend
     direction up_;
     direction down_;
     asio::steady_timer timer_;

@@ -174,7 +174,7 @@ void session::on_connected(asio::ip::tcp::socket backend, const backend_address*
     backend.set_option(asio::ip::tcp::no_delay(true), ignored);
     phase_ = phase::relaying;
     auto r = std::make_shared<relay>(std::move(client_), std::move(backend), std::move(buffer_),
-                                     runtime_->settings.idle_timeout);
+                                     runtime_->settings.idle_timeout, worker_.pumps());
     relay_ = r;
     r->start(filled_, [self = shared_from_this()](const relay::result& result) {
         self->record_.bytes_up = result.bytes_up;

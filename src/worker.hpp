@@ -3,6 +3,7 @@
 
 #include "config.hpp"
 #include "log.hpp"
+#include "pump.hpp"
 
 #include <asio.hpp>
 
@@ -38,6 +39,8 @@ public:
 
     asio::io_context& io() noexcept { return io_; }
     shared_state& shared() noexcept { return shared_; }
+    // Pipes or buffers for bytes in flight; only on this worker's thread.
+    pump_pool& pumps() noexcept { return pumps_; }
     unsigned index() const noexcept { return index_; }
 
     // Only on this worker's thread.
@@ -65,6 +68,8 @@ private:
     unsigned index_;
     unsigned count_;
     shared_state& shared_;
+    // Before io_: the relays its handlers own give their pipes back while io_ is destroyed.
+    pump_pool pumps_;
     // A concurrency hint of 1: only this worker's thread runs it (Asio's single-thread fast path).
     // Asio still locks, which other threads rely on: listeners post here and register accepted
     // sockets with this context's reactor.

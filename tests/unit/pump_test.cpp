@@ -1,0 +1,188 @@
+// The relay's pump (splice through a pipe on Linux, a buffer elsewhere): bytes arrive intact, the
+// end of a stream is seen, nothing is held while waiting, and pipes or buffers are reused.
+#include "pump.hpp"
+
+#include "test_support.hpp"
+
+#include <asio.hpp>
+
+#include <numeric>
+#include <string>
+#include <vector>
+
+using namespace kiagateway;
+
+namespace {
+
+// Two connected loopback sockets.
+struct socket_pair {
+    asio::ip::tcp::socket a;
+    asio::ip::tcp::socket b;
+};
+
+socket_pair connected(asio::io_context& io) {
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket a(io);
+    a.connect(acceptor.local_endpoint());
+    asio::ip::tcp::socket b = acceptor.accept();
+    a.non_blocking(true);
+    b.non_blocking(true);
+    return {std::move(a), std::move(b)};
+}
+
+std::string read_all_available(asio::ip::tcp::socket& s, std::size_t want) {
+    std::string out;
+    std::vector<char> chunk(65536);
+    for (int spins = 0; out.size() < want && spins < 100000; ++spins) {
+        std::error_code ec;
+        const std::size_t n = s.read_some(asio::buffer(chunk), ec);
+        if (ec && ec != asio::error::would_block) {
+            break;
+        }
+        out.append(chunk.data(), n);
+    }
+    return out;
+}
+
+void write_all(asio::ip::tcp::socket& s, const std::string& data) {
+    std::size_t done = 0;
+    for (int spins = 0; done < data.size() && spins < 100000; ++spins) {
+        std::error_code ec;
+        done += s.write_some(asio::buffer(data.data() + done, data.size() - done), ec);
+    }
+    REQUIRE(done == data.size());
+}
+
+} // namespace
+
+TEST_CASE("a pump moves bytes from one socket to another intact, in chunks") {
+    asio::io_context io;
+    auto in = connected(io);  // test writes in.a, pump reads in.b
+    auto out = connected(io); // pump writes out.a, test reads out.b
+    pump_pool pool;
+    pump p(pool);
+
+    std::string payload(200000, '\0');
+    std::iota(payload.begin(), payload.end(), '\0');
+    std::string received;
+    std::size_t sent = 0;
+    for (int rounds = 0; received.size() < payload.size() && rounds < 100000; ++rounds) {
+        if (sent < payload.size()) {
+            std::error_code ec;
+            sent += in.a.write_some(asio::buffer(payload.data() + sent, payload.size() - sent), ec);
+        }
+        std::error_code ec;
+        if (p.pending() == 0) {
+            const std::size_t n = p.fill(in.b, ec);
+            CHECK(n <= pump_pool::chunk_size());
+            if (ec) {
+                REQUIRE(ec == asio::error::would_block);
+                CHECK_FALSE(p.holding()); // waiting for bytes holds no pipe or buffer
+            }
+        }
+        p.drain(out.a, ec);
+        received += read_all_available(out.b, 1);
+    }
+    received += read_all_available(out.b, payload.size() - received.size());
+    CHECK(received.size() == payload.size());
+    CHECK(received == payload);
+    CHECK_FALSE(p.holding());
+    CHECK(pool.free_count() == 1); // one pipe or buffer, reused for every chunk
+}
+
+TEST_CASE("a pump reports the end of the stream as 0 bytes without an error") {
+    asio::io_context io;
+    auto in = connected(io);
+    pump_pool pool;
+    pump p(pool);
+    write_all(in.a, "last words");
+    in.a.shutdown(asio::ip::tcp::socket::shutdown_send);
+    auto out = connected(io);
+
+    std::string received;
+    std::error_code ec;
+    for (int spins = 0; spins < 100000; ++spins) {
+        const std::size_t n = p.fill(in.b, ec);
+        if (ec == asio::error::would_block) {
+            continue;
+        }
+        REQUIRE_FALSE(ec);
+        if (n == 0) {
+            break;
+        }
+        while (p.pending() > 0) {
+            p.drain(out.a, ec);
+        }
+        received += read_all_available(out.b, n);
+    }
+    CHECK_FALSE(ec);
+    CHECK(received == "last words");
+    CHECK_FALSE(p.holding());
+}
+
+TEST_CASE("nothing to read: would_block, and the pump holds nothing") {
+    asio::io_context io;
+    auto in = connected(io);
+    pump_pool pool;
+    pump p(pool);
+    std::error_code ec;
+    CHECK(p.fill(in.b, ec) == 0);
+    CHECK(ec == asio::error::would_block);
+    CHECK_FALSE(p.holding());
+    CHECK(p.pending() == 0);
+}
+
+TEST_CASE("a reset peer is an error, not the end of the stream") {
+    asio::io_context io;
+    auto in = connected(io);
+    pump_pool pool;
+    pump p(pool);
+    // SO_LINGER 0: close sends a RST.
+    in.a.set_option(asio::socket_base::linger(true, 0));
+    write_all(in.a, "x");
+    in.a.close();
+    std::error_code ec;
+    std::size_t total = 0;
+    for (int spins = 0; spins < 100000; ++spins) {
+        const std::size_t n = p.fill(in.b, ec);
+        total += n;
+        if (ec != asio::error::would_block && n == 0) {
+            break;
+        }
+        if (n > 0) {
+            break; // some stacks deliver the byte before the reset: read again
+        }
+    }
+    if (!ec && total > 0) {
+        // Drop what was read (a pump that still holds bytes gives its pipe back closed) and read on.
+        pump again(pool);
+        for (int spins = 0; spins < 100000; ++spins) {
+            again.fill(in.b, ec);
+            if (ec != asio::error::would_block) {
+                break;
+            }
+        }
+    }
+#if defined(_WIN32)
+    // Windows reports WSAECONNRESET; wine (where this build's tests run) reports the end of the
+    // stream instead. Either way the relay stops reading this side.
+    CHECK((ec == asio::error::connection_reset || !ec));
+#else
+    CHECK(ec == asio::error::connection_reset);
+#endif
+}
+
+TEST_CASE("the pool keeps a bounded number of free slots") {
+    pump_pool pool;
+    std::vector<pump_pool::slot*> taken;
+    for (std::size_t i = 0; i < pump_pool::max_free + 10; ++i) {
+        std::error_code ec;
+        taken.push_back(pool.take(ec));
+        REQUIRE_FALSE(ec);
+        REQUIRE(taken.back() != nullptr);
+    }
+    for (auto* s : taken) {
+        pool.give(s, true);
+    }
+    CHECK(pool.free_count() == pump_pool::max_free);
+}
