@@ -1,6 +1,8 @@
 // The gateway: workers, listeners, reload and graceful stop, driven from one control thread.
 #include "gateway.hpp"
 
+#include "platform.hpp"
+
 #include "duration.hpp"
 
 #include <thread>
@@ -33,12 +35,27 @@ gateway::gateway(config cfg, logger& log, access_log& access)
     for (unsigned i = 0; i < count; ++i) {
         workers_.push_back(std::make_unique<worker>(i, count, shared_, rt));
     }
-    // Listeners are spread over the workers; each accepts for all of them in turn.
+    // Linux: every worker has its own socket on each address (SO_REUSEPORT), so accepting needs
+    // no hand-over between threads. Elsewhere the listeners are spread over the workers, and each
+    // accepts for all of them in turn.
+    const bool per_worker = platform::listen_per_worker() && workers_.size() > 1;
     std::size_t next = 0;
     const auto bind_all = [&](const std::vector<listen_address>& addresses, protocol proto) {
         for (const auto& address : addresses) {
-            listeners_.push_back(
-                std::make_shared<listener>(*workers_[next++ % workers_.size()], workers_, proto, address));
+            if (!per_worker) {
+                listeners_.push_back(
+                    std::make_shared<listener>(*workers_[next++ % workers_.size()], workers_, proto, address));
+                continue;
+            }
+            auto first =
+                std::make_shared<listener>(*workers_[0], workers_, proto, address, listener::mode::own_worker_first);
+            listen_address shared_address = address;
+            shared_address.port = first->port();
+            listeners_.push_back(std::move(first));
+            for (std::size_t i = 1; i < workers_.size(); ++i) {
+                listeners_.push_back(std::make_shared<listener>(*workers_[i], workers_, proto, shared_address,
+                                                                listener::mode::own_worker));
+            }
         }
     };
     bind_all(config_.gateway.http_listen, protocol::http);
@@ -55,7 +72,9 @@ gateway::~gateway() {
 int gateway::run() {
     state_ = state::running;
     for (const auto& l : listeners_) {
-        log_.info(std::string("listening for ") + to_string(l->proto()) + " on " + l->address());
+        if (l->primary()) {
+            log_.info(std::string("listening for ") + to_string(l->proto()) + " on " + l->address());
+        }
     }
     for (auto& w : workers_) {
         w->start();

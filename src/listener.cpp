@@ -33,34 +33,50 @@ std::string describe_bind_error(const listen_address& address, const std::error_
 }
 
 listener::listener(worker& home, std::vector<std::unique_ptr<worker>>& workers, protocol proto,
-                   const listen_address& address)
-    : home_(home), workers_(workers), proto_(proto), acceptor_(home.io()), pause_timer_(home.io()) {
+                   const listen_address& address, mode how)
+    : home_(home), workers_(workers), proto_(proto), mode_(how), acceptor_(home.io()), pause_timer_(home.io()) {
     std::error_code ec;
     const auto ip = asio::ip::make_address(address.ip, ec);
-    const asio::ip::tcp::endpoint endpoint(ip, address.port);
+    asio::ip::tcp::endpoint endpoint(ip, address.port);
     const auto fail = [&address](const std::error_code& error) {
         throw std::runtime_error(describe_bind_error(address, error));
     };
     if (ec) {
         fail(ec);
     }
-    if (acceptor_.open(endpoint.protocol(), ec); ec) {
-        fail(ec);
+    const auto open_socket = [&](asio::ip::tcp::acceptor& a, bool shared) {
+        if (a.open(endpoint.protocol(), ec); ec) {
+            fail(ec);
+        }
+        if (address.v6) {
+            // "[::]" means IPv6 only: "0.0.0.0" has its own socket, and the two must not collide.
+            a.set_option(asio::ip::v6_only(true), ec);
+        }
+        if (ec = platform::prepare_listening_socket(a, shared); ec) {
+            fail(ec);
+        }
+    };
+    if (how == mode::own_worker_first) {
+        // SO_REUSEPORT would let this group join another process's listening socket of the same
+        // user (a second kiagateway on the same port): a plain socket proves the port is free
+        // first, and turns port 0 into the port the whole group then shares.
+        asio::ip::tcp::acceptor probe(home.io());
+        open_socket(probe, false);
+        if (probe.bind(endpoint, ec); ec) {
+            fail(ec);
+        }
+        endpoint.port(probe.local_endpoint(ec).port());
     }
-    if (address.v6) {
-        // "[::]" means IPv6 only: "0.0.0.0" has its own socket, and the two must not collide.
-        acceptor_.set_option(asio::ip::v6_only(true), ec);
-    }
-    if (ec = platform::prepare_listening_socket(acceptor_); ec) {
-        fail(ec);
-    }
+    open_socket(acceptor_, how != mode::round_robin);
     if (acceptor_.bind(endpoint, ec); ec) {
         fail(ec);
     }
     if (acceptor_.listen(asio::socket_base::max_listen_connections, ec); ec) {
         fail(ec);
     }
-    text_ = endpoint_text(acceptor_.local_endpoint(ec));
+    const auto local = acceptor_.local_endpoint(ec);
+    text_ = endpoint_text(local);
+    port_ = local.port();
 }
 
 void listener::start() {
@@ -81,7 +97,7 @@ void listener::close(std::function<void()> closed) {
 }
 
 void listener::do_accept() {
-    worker& target = *workers_[next_worker_];
+    worker& target = mode_ == mode::round_robin ? *workers_[next_worker_] : home_;
     acceptor_.async_accept(target.io(),
                            [self = shared_from_this()](const std::error_code& ec, asio::ip::tcp::socket socket) {
                                self->on_accept(ec, std::move(socket));
@@ -113,7 +129,7 @@ void listener::on_accept(const std::error_code& ec, asio::ip::tcp::socket socket
                         " failed accepts (out of file descriptors)");
         refused_in_burst_ = 0;
     }
-    worker& target = *workers_[next_worker_];
+    worker& target = mode_ == mode::round_robin ? *workers_[next_worker_] : home_;
     next_worker_ = (next_worker_ + 1) % workers_.size();
 
     const std::size_t limit = home_.current()->settings.max_connections;

@@ -25,10 +25,15 @@ std::string default_config_path();
 // Returns lines for the start-up log.
 std::vector<std::string> prepare_process();
 
+// Whether each worker should have its own listening socket on every address, the kernel spreading
+// connections over them (Linux: SO_REUSEPORT). Otherwise one socket hands connections round robin.
+bool listen_per_worker();
+
 // Socket options for an open, not yet bound, listening socket. POSIX: SO_REUSEADDR, so a restart
-// can bind while old connections sit in TIME_WAIT. Windows: SO_EXCLUSIVEADDRUSE, because there
-// SO_REUSEADDR would let another process bind the same port and take its connections.
-std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor);
+// can bind while old connections sit in TIME_WAIT; with `shared`, SO_REUSEPORT too (one socket per
+// worker on the same address). Windows: SO_EXCLUSIVEADDRUSE, because there SO_REUSEADDR would let
+// another process bind the same port and take its connections.
+std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor, bool shared = false);
 
 // What to tell someone who cannot listen on `port` (`ec` from bind): for a port in use, who
 // usually holds it on this OS and the command that shows the owner; for a refusal, what grants

@@ -15,18 +15,35 @@
 #include <pthread.h>
 #include <pwd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
 
 namespace kiagateway::platform {
 
-std::string default_config_path() {
-    return "servers.toml";
+std::string default_config_path() { return "servers.toml"; }
+
+bool listen_per_worker() {
+#if defined(__linux__)
+    return true; // SO_REUSEPORT spreads connections over the sockets (Linux 3.9+)
+#else
+    return false; // BSD's SO_REUSEPORT does not balance: the last socket bound gets them all
+#endif
 }
 
-std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor) {
+std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor, bool shared) {
     std::error_code ec;
     acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+#if defined(SO_REUSEPORT)
+    if (!ec && shared) {
+        const int on = 1;
+        if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+            ec = {errno, std::system_category()};
+        }
+    }
+#else
+    (void)shared;
+#endif
     return ec;
 }
 

@@ -272,9 +272,8 @@ void WINAPI service_main(DWORD argc, wchar_t** argv) {
         events.report(job.exit_code == 0 ? logger::level::warning : logger::level::error, text);
     }
     if (job.exit_code != 0) {
-        events.report(logger::level::error,
-                      "kiagateway did not start or stopped with an error (exit code " + std::to_string(job.exit_code) +
-                          "); the messages above say why");
+        events.report(logger::level::error, "kiagateway did not start or stopped with an error (exit code " +
+                                                std::to_string(job.exit_code) + "); the messages above say why");
     }
     job.log->set_mirror(nullptr);
     std::fflush(nullptr);
@@ -317,7 +316,11 @@ std::vector<std::string> prepare_process() {
     return {};
 }
 
-std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor) {
+bool listen_per_worker() {
+    return false; // one socket per address; nothing may share it (SO_EXCLUSIVEADDRUSE)
+}
+
+std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor, bool /*shared: never on Windows*/) {
     // Never SO_REUSEADDR on Windows: it lets any other process bind the same port and receive
     // our connections. SO_EXCLUSIVEADDRUSE makes the port ours alone.
     const BOOL on = TRUE;
