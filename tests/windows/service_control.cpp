@@ -1,6 +1,6 @@
 // kg_service_control: what the MSI test needs from the Service Control Manager that wine's sc.exe
 // lacks (it has no `control`, `qc` or `qfailure`). One line of key=value output per call.
-//   kg_service_control NAME query        state=RUNNING win32_exit=0 service_exit=0 pid=42
+//   kg_service_control NAME query        state=RUNNING win32_exit=0 service_exit=0 pid=42 checkpoint=0 wait_hint=0
 //   kg_service_control NAME paramchange  sends SERVICE_CONTROL_PARAMCHANGE (what `sc control NAME paramchange` does)
 //   kg_service_control NAME config       start=auto account=... path=...
 //   kg_service_control NAME failure      reset=86400 actions=restart/5000,... on_error_exit=1
@@ -30,23 +30,35 @@ int fail(const char* what) {
 
 const char* state_name(DWORD state) {
     switch (state) {
-    case SERVICE_STOPPED: return "STOPPED";
-    case SERVICE_START_PENDING: return "START_PENDING";
-    case SERVICE_STOP_PENDING: return "STOP_PENDING";
-    case SERVICE_RUNNING: return "RUNNING";
-    case SERVICE_CONTINUE_PENDING: return "CONTINUE_PENDING";
-    case SERVICE_PAUSE_PENDING: return "PAUSE_PENDING";
-    case SERVICE_PAUSED: return "PAUSED";
-    default: return "UNKNOWN";
+    case SERVICE_STOPPED:
+        return "STOPPED";
+    case SERVICE_START_PENDING:
+        return "START_PENDING";
+    case SERVICE_STOP_PENDING:
+        return "STOP_PENDING";
+    case SERVICE_RUNNING:
+        return "RUNNING";
+    case SERVICE_CONTINUE_PENDING:
+        return "CONTINUE_PENDING";
+    case SERVICE_PAUSE_PENDING:
+        return "PAUSE_PENDING";
+    case SERVICE_PAUSED:
+        return "PAUSED";
+    default:
+        return "UNKNOWN";
     }
 }
 
 const char* start_name(DWORD start) {
     switch (start) {
-    case SERVICE_AUTO_START: return "auto";
-    case SERVICE_DEMAND_START: return "demand";
-    case SERVICE_DISABLED: return "disabled";
-    default: return "other";
+    case SERVICE_AUTO_START:
+        return "auto";
+    case SERVICE_DEMAND_START:
+        return "demand";
+    case SERVICE_DISABLED:
+        return "disabled";
+    default:
+        return "other";
     }
 }
 
@@ -62,7 +74,8 @@ int wmain(int argc, wchar_t** argv) {
     if (manager == nullptr) {
         return fail("OpenSCManager");
     }
-    const DWORD access = SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_PAUSE_CONTINUE; // PARAMCHANGE needs PAUSE_CONTINUE
+    const DWORD access =
+        SERVICE_QUERY_STATUS | SERVICE_QUERY_CONFIG | SERVICE_PAUSE_CONTINUE; // PARAMCHANGE needs PAUSE_CONTINUE
     SC_HANDLE service = OpenServiceW(manager, argv[1], access);
     if (service == nullptr) {
         const int code = fail("OpenService");
@@ -77,8 +90,9 @@ int wmain(int argc, wchar_t** argv) {
                                   &needed)) {
             code = fail("QueryServiceStatusEx");
         } else {
-            std::printf("state=%s win32_exit=%lu service_exit=%lu pid=%lu\n", state_name(status.dwCurrentState),
-                        status.dwWin32ExitCode, status.dwServiceSpecificExitCode, status.dwProcessId);
+            std::printf("state=%s win32_exit=%lu service_exit=%lu pid=%lu checkpoint=%lu wait_hint=%lu\n",
+                        state_name(status.dwCurrentState), status.dwWin32ExitCode, status.dwServiceSpecificExitCode,
+                        status.dwProcessId, status.dwCheckPoint, status.dwWaitHint);
         }
     } else if (command == L"paramchange") {
         SERVICE_STATUS status{};

@@ -304,9 +304,20 @@ class ServiceLifecycle(unittest.TestCase):
         self.assertEqual(self.service_query()["pid"], pid, "the service restarted instead of reloading")
         self.assertTrue(self.wait_event(r"reload requested"), self.event_log())
 
-        # STOP: drains, STOPPED with exit code 0, the process gone, the port closed.
+        # STOP with a connection open: STOP_PENDING with a wait hint and a checkpoint that moves while
+        # it drains (drain_timeout 5s), then STOPPED with exit code 0, the process gone, the port closed.
         self.assertTrue(self.gateway_processes(), "no kiagateway.exe process while RUNNING")
+        held = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.addCleanup(held.close)
+        held.sendall(b"GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")  # keep-alive: the backend keeps it open
+        self.assertIn(b"backend-a", held.recv(4096))
         self.wine("sc", "stop", SERVICE, check=True)
+        pending = [self.wait_state("STOP_PENDING", timeout=5)]
+        time.sleep(2.5)
+        pending.append(self.service_query())
+        self.assertEqual(pending[1]["state"], "STOP_PENDING", "stopped before drain_timeout with a connection open")
+        self.assertGreater(int(pending[0]["wait_hint"]), 0, pending)
+        self.assertGreater(int(pending[1]["checkpoint"]), int(pending[0]["checkpoint"]), pending)
         status = self.wait_state("STOPPED")
         self.assertEqual((status["win32_exit"], status["service_exit"]), ("0", "0"), status)
         deadline = time.monotonic() + 10
