@@ -88,16 +88,14 @@ int main(int argc, char** argv) {
     validate.config_path = default_config;
     CLI::App* validate_cmd =
         app.add_subcommand("validate", "Check a config file; print every problem as file:line:col");
-    validate_cmd->add_option("-c,--config", validate.config_path, config_help)
-        ->option_text("FILE");
+    validate_cmd->add_option("-c,--config", validate.config_path, config_help)->option_text("FILE");
     add_format_option(*validate_cmd, validate.format);
 
     kiagateway::dry_run_options dry_run;
     dry_run.config_path = default_config;
     CLI::App* dry_run_cmd = app.add_subcommand(
         "dry-run-route", "Show which backend a name or captured request would be routed to, using the live code");
-    dry_run_cmd->add_option("-c,--config", dry_run.config_path, config_help)
-        ->option_text("FILE");
+    dry_run_cmd->add_option("-c,--config", dry_run.config_path, config_help)->option_text("FILE");
     std::vector<std::string> hosts;
     std::vector<std::string> snis;
     std::vector<std::string> http_files;

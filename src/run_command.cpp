@@ -38,9 +38,8 @@ int run_gateway(const run_options& options, logger& log, std::ostream& err);
 int run_command(const run_options& options, std::ostream& err) {
     logger log;
     if (options.service) {
-        return platform::run_as_service(log, [&](std::ostream& service_err) {
-            return run_gateway(options, log, service_err);
-        });
+        return platform::run_as_service(
+            log, [&](std::ostream& service_err) { return run_gateway(options, log, service_err); });
     }
     return run_gateway(options, log, err);
 }
