@@ -1,41 +1,66 @@
-// One direction of a relay moves its bytes through a "pump": a pipe that splice(2) fills and
-// empties without copying to user space (Linux, platform/linux/pump_splice.cpp), or a buffer
-// (everywhere else, src/pump_copy.cpp). The build picks one (KG_SPLICE in CMakeLists.txt).
+// One direction of a relay moves its bytes through a "pump". Small messages (requests, responses,
+// TLS records of an interactive session) go through a 16 KiB buffer: one read, one write. Once a
+// read fills the whole buffer the direction is carrying a bulk transfer, and where the OS can move
+// bytes without copying them into the gateway (Linux: splice(2) through a pipe) the pump switches
+// to that for the rest of the connection.
 //
-// A pump holds a pipe or a buffer from its worker's pool only while bytes are in flight: an idle
+// A pump holds a buffer or a pipe from its worker's pool only while bytes are in flight: an idle
 // connection holds neither, and a busy worker reuses the same few instead of allocating.
 #pragma once
 
 #include <asio/ip/tcp.hpp>
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <system_error>
 #include <vector>
 
 namespace kiagateway {
 
-// The free pipes or buffers of one worker. Only that worker's thread uses it.
+// Moving bytes socket -> pipe -> socket inside the kernel. platform/linux/zero_copy_splice.cpp
+// implements it with splice(2); src/zero_copy_none.cpp says it is not available. The build picks
+// one (KG_SPLICE in CMakeLists.txt).
+namespace zero_copy {
+struct pipe;
+bool available() noexcept;
+// A new pipe, or nullptr with `ec` set.
+pipe* open(std::error_code& ec);
+void close(pipe* p) noexcept;
+// At most `max` bytes from socket `from` into the pipe; 0 = end of stream; would_block.
+std::size_t fill(pipe* p, asio::ip::tcp::socket& from, std::size_t max, std::error_code& ec);
+// At most `n` bytes from the pipe to socket `to`; would_block when `to` is full.
+std::size_t drain(pipe* p, asio::ip::tcp::socket& to, std::size_t n, std::error_code& ec);
+// What one pipe holds (one fill moves at most that).
+std::size_t capacity() noexcept;
+} // namespace zero_copy
+
+// The free buffers and pipes of one worker. Only that worker's thread uses it.
 class pump_pool {
 public:
-    struct slot; // a pipe or a buffer, defined by the implementation
+    struct buffer {
+        std::array<std::uint8_t, 16 * 1024> data;
+    };
     pump_pool() = default;
     ~pump_pool();
     pump_pool(const pump_pool&) = delete;
     pump_pool& operator=(const pump_pool&) = delete;
 
-    // A free slot, or a new one (nullptr and `ec` set when none can be made, e.g. out of descriptors).
-    slot* take(std::error_code& ec);
-    // Back to the pool. A slot that may still hold bytes (`clean` false) is destroyed instead.
-    void give(slot* s, bool clean);
-    std::size_t free_count() const noexcept { return free_.size(); }
-    // What one slot holds at most: the most one fill() moves.
-    static std::size_t chunk_size() noexcept;
+    buffer* take_buffer();
+    void give(buffer* b);
+    // nullptr and `ec` set when no pipe can be made (out of descriptors).
+    zero_copy::pipe* take_pipe(std::error_code& ec);
+    // A pipe that may still hold bytes (`clean` false) is closed, never handed out again.
+    void give(zero_copy::pipe* p, bool clean);
 
-    // Beyond this many free slots, returned ones are destroyed.
+    std::size_t free_buffers() const noexcept { return buffers_.size(); }
+    std::size_t free_pipes() const noexcept { return pipes_.size(); }
+    // Beyond this many free buffers or pipes, returned ones are freed.
     static constexpr std::size_t max_free = 64;
 
 private:
-    std::vector<slot*> free_;
+    std::vector<buffer*> buffers_;
+    std::vector<zero_copy::pipe*> pipes_;
 };
 
 class pump {
@@ -50,23 +75,24 @@ public:
     // nothing is ready. `from` must be in non-blocking mode.
     std::size_t fill(asio::ip::tcp::socket& from, std::error_code& ec);
     // Writes what the pump holds to `to`; returns the bytes written. would_block when `to` takes
-    // no more for now. Once empty, the pipe or buffer goes back to the pool.
+    // no more for now. Once empty, the buffer or pipe goes back to the pool.
     std::size_t drain(asio::ip::tcp::socket& to, std::error_code& ec);
     std::size_t pending() const noexcept { return pending_; }
-    bool holding() const noexcept { return slot_ != nullptr; }
+    bool holding() const noexcept { return buffer_ != nullptr || pipe_ != nullptr; }
+    // The last fill took a whole chunk: more is probably waiting already.
+    bool last_fill_was_full() const noexcept { return last_full_; }
+    bool zero_copy() const noexcept { return bulk_; }
 
 private:
-    void release(bool clean) {
-        if (slot_ != nullptr) {
-            pool_.give(slot_, clean && pending_ == 0);
-            slot_ = nullptr;
-        }
-    }
+    void release(bool clean);
 
     pump_pool& pool_;
-    pump_pool::slot* slot_ = nullptr;
+    pump_pool::buffer* buffer_ = nullptr;
+    zero_copy::pipe* pipe_ = nullptr;
     std::size_t pending_ = 0;
-    std::size_t offset_ = 0; // the copy pump: where the pending bytes start in its buffer
+    std::size_t offset_ = 0; // where the pending bytes start in the buffer
+    bool bulk_ = false;      // moving through a pipe from now on
+    bool last_full_ = false;
 };
 
 } // namespace kiagateway

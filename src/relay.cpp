@@ -32,10 +32,12 @@ void relay::start(std::size_t prefix, handler done) {
         complete();
         return;
     }
-    wait(down_, backend_, asio::socket_base::wait_read);
+    // Each direction starts by reading: a wait alone could miss bytes whose readiness the reactor
+    // saw (and let pass) while the connection was being set up.
+    move(down_);
     if (prefix == 0) {
         sniffed_ = {};
-        wait(up_, client_, asio::socket_base::wait_read);
+        move(up_);
         return;
     }
     // The sniffed bytes go first, exactly as received; then their buffer is freed.
@@ -61,7 +63,8 @@ void relay::close() {
 void relay::move(direction& d) {
     for (int chunk = 0; chunk < chunks_per_turn; ++chunk) {
         std::error_code ec;
-        if (d.bytes_in_flight.pending() == 0) {
+        const bool fill_now = d.bytes_in_flight.pending() == 0;
+        if (fill_now) {
             const std::size_t n = d.bytes_in_flight.fill(*d.from, ec);
             if (ec == asio::error::would_block) {
                 wait(d, *d.from, asio::socket_base::wait_read);
@@ -84,6 +87,13 @@ void relay::move(direction& d) {
         }
         if (ec) {
             finish_direction(d, false);
+            return;
+        }
+        // Read and written in this same turn, and the read did not fill the pump: `from` had no
+        // more a moment ago, and whatever comes next is an edge the reactor has not consumed yet
+        // (it runs only after this returns). So wait, rather than read again to hear would_block.
+        if (fill_now && !d.bytes_in_flight.last_fill_was_full()) {
+            wait(d, *d.from, asio::socket_base::wait_read);
             return;
         }
     }

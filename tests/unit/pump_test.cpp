@@ -6,6 +6,7 @@
 
 #include <asio.hpp>
 
+#include <algorithm>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -74,7 +75,7 @@ TEST_CASE("a pump moves bytes from one socket to another intact, in chunks") {
         std::error_code ec;
         if (p.pending() == 0) {
             const std::size_t n = p.fill(in.b, ec);
-            CHECK(n <= pump_pool::chunk_size());
+            CHECK(n <= std::max<std::size_t>(sizeof(pump_pool::buffer::data), zero_copy::capacity()));
             if (ec) {
                 REQUIRE(ec == asio::error::would_block);
                 CHECK_FALSE(p.holding()); // waiting for bytes holds no pipe or buffer
@@ -87,7 +88,35 @@ TEST_CASE("a pump moves bytes from one socket to another intact, in chunks") {
     CHECK(received.size() == payload.size());
     CHECK(received == payload);
     CHECK_FALSE(p.holding());
-    CHECK(pool.free_count() == 1); // one pipe or buffer, reused for every chunk
+    // One buffer, and for the bulk part one pipe where there is zero-copy, reused for every chunk.
+    CHECK(pool.free_buffers() == 1);
+    CHECK(pool.free_pipes() == (zero_copy::available() ? 1u : 0u));
+    CHECK(p.zero_copy() == zero_copy::available());
+}
+
+TEST_CASE("small messages go through the buffer, one read and one write each") {
+    asio::io_context io;
+    auto in = connected(io);
+    auto out = connected(io);
+    pump_pool pool;
+    pump p(pool);
+    for (int i = 0; i < 3; ++i) {
+        const std::string message = "GET /" + std::to_string(i) + " HTTP/1.1\r\nHost: a.test\r\n\r\n";
+        write_all(in.a, message);
+        std::error_code ec;
+        std::size_t n = 0;
+        for (int spins = 0; spins < 100000 && n == 0; ++spins) {
+            n = p.fill(in.b, ec);
+        }
+        REQUIRE(n == message.size());
+        CHECK_FALSE(p.last_fill_was_full());
+        CHECK_FALSE(p.zero_copy());
+        CHECK(p.drain(out.a, ec) == message.size());
+        CHECK_FALSE(ec);
+        CHECK_FALSE(p.holding());
+        CHECK(read_all_available(out.b, message.size()) == message);
+    }
+    CHECK(pool.free_pipes() == 0);
 }
 
 TEST_CASE("a pump reports the end of the stream as 0 bytes without an error") {
@@ -172,17 +201,34 @@ TEST_CASE("a reset peer is an error, not the end of the stream") {
 #endif
 }
 
-TEST_CASE("the pool keeps a bounded number of free slots") {
+TEST_CASE("the pool keeps a bounded number of free buffers and pipes") {
     pump_pool pool;
-    std::vector<pump_pool::slot*> taken;
+    std::vector<pump_pool::buffer*> buffers;
+    for (std::size_t i = 0; i < pump_pool::max_free + 10; ++i) {
+        buffers.push_back(pool.take_buffer());
+    }
+    for (auto* b : buffers) {
+        pool.give(b);
+    }
+    CHECK(pool.free_buffers() == pump_pool::max_free);
+    if (!zero_copy::available()) {
+        std::error_code ec;
+        CHECK(pool.take_pipe(ec) == nullptr);
+        CHECK(ec == asio::error::operation_not_supported);
+        return;
+    }
+    std::vector<zero_copy::pipe*> pipes;
     for (std::size_t i = 0; i < pump_pool::max_free + 10; ++i) {
         std::error_code ec;
-        taken.push_back(pool.take(ec));
+        pipes.push_back(pool.take_pipe(ec));
         REQUIRE_FALSE(ec);
-        REQUIRE(taken.back() != nullptr);
+        REQUIRE(pipes.back() != nullptr);
     }
-    for (auto* s : taken) {
-        pool.give(s, true);
+    pool.give(pipes.back(), false); // may hold bytes: closed, not kept
+    pipes.pop_back();
+    CHECK(pool.free_pipes() == 0);
+    for (auto* pipe : pipes) {
+        pool.give(pipe, true);
     }
-    CHECK(pool.free_count() == pump_pool::max_free);
+    CHECK(pool.free_pipes() == pump_pool::max_free);
 }

@@ -1,0 +1,110 @@
+// The relay's pump: a pooled buffer for small messages, zero-copy pipes for bulk (src/pump.hpp).
+#include "pump.hpp"
+
+namespace kiagateway {
+
+pump_pool::~pump_pool() {
+    for (buffer* b : buffers_) {
+        delete b;
+    }
+    for (zero_copy::pipe* p : pipes_) {
+        zero_copy::close(p);
+    }
+}
+
+pump_pool::buffer* pump_pool::take_buffer() {
+    if (buffers_.empty()) {
+        return new buffer;
+    }
+    buffer* b = buffers_.back();
+    buffers_.pop_back();
+    return b;
+}
+
+void pump_pool::give(buffer* b) {
+    if (buffers_.size() < max_free) {
+        buffers_.push_back(b);
+    } else {
+        delete b;
+    }
+}
+
+zero_copy::pipe* pump_pool::take_pipe(std::error_code& ec) {
+    ec.clear();
+    if (pipes_.empty()) {
+        return zero_copy::open(ec);
+    }
+    zero_copy::pipe* p = pipes_.back();
+    pipes_.pop_back();
+    return p;
+}
+
+void pump_pool::give(zero_copy::pipe* p, bool clean) {
+    if (clean && pipes_.size() < max_free) {
+        pipes_.push_back(p);
+    } else {
+        zero_copy::close(p);
+    }
+}
+
+void pump::release(bool clean) {
+    if (buffer_ != nullptr) {
+        pool_.give(buffer_);
+        buffer_ = nullptr;
+    }
+    if (pipe_ != nullptr) {
+        pool_.give(pipe_, clean && pending_ == 0);
+        pipe_ = nullptr;
+    }
+}
+
+std::size_t pump::fill(asio::ip::tcp::socket& from, std::error_code& ec) {
+    pending_ = 0;
+    offset_ = 0;
+    std::size_t n = 0;
+    if (bulk_) {
+        if (pipe_ == nullptr && (pipe_ = pool_.take_pipe(ec)) == nullptr) {
+            return 0;
+        }
+        n = zero_copy::fill(pipe_, from, zero_copy::capacity(), ec);
+        last_full_ = n == zero_copy::capacity();
+    } else {
+        if (buffer_ == nullptr) {
+            buffer_ = pool_.take_buffer();
+        }
+        n = from.read_some(asio::buffer(buffer_->data), ec);
+        if (ec == asio::error::eof) {
+            ec.clear();
+        }
+        last_full_ = n == buffer_->data.size();
+        // A full buffer: a bulk transfer. Where the kernel can move it without a copy, the
+        // next chunks go through a pipe.
+        bulk_ = last_full_ && zero_copy::available();
+    }
+    pending_ = n;
+    if (n == 0) {
+        release(true); // nothing arrived: do not sit on a buffer or pipe while waiting
+    }
+    return n;
+}
+
+std::size_t pump::drain(asio::ip::tcp::socket& to, std::error_code& ec) {
+    ec.clear();
+    if (pending_ == 0) {
+        return 0;
+    }
+    std::size_t n = 0;
+    if (buffer_ != nullptr) {
+        n = to.write_some(asio::buffer(buffer_->data.data() + offset_, pending_), ec);
+        offset_ += n;
+    } else {
+        n = zero_copy::drain(pipe_, to, pending_, ec);
+    }
+    pending_ -= n;
+    if (pending_ == 0) {
+        release(true);
+    }
+    return n;
+}
+
+} // namespace kiagateway
