@@ -77,9 +77,9 @@ void relay::move(direction& d) {
             last_activity_ = std::chrono::steady_clock::now();
         }
         const std::size_t written = d.bytes_in_flight.drain(*d.to, ec);
-        if (written > 0) {
-            d.bytes += written;
-            last_activity_ = std::chrono::steady_clock::now();
+        d.bytes += written;
+        if (written > 0 && !fill_now) {
+            last_activity_ = std::chrono::steady_clock::now(); // a write that had waited; a fill just stamped
         }
         if (ec == asio::error::would_block) {
             wait(d, *d.to, asio::socket_base::wait_write);
