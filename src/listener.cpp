@@ -98,7 +98,7 @@ void listener::close(std::function<void()> closed) {
 
 void listener::do_accept() {
     worker& target = mode_ == mode::round_robin ? *workers_[next_worker_] : home_;
-    acceptor_.async_accept(target.io(),
+    acceptor_.async_accept(target.io(), peer_,
                            [self = shared_from_this()](const std::error_code& ec, asio::ip::tcp::socket socket) {
                                self->on_accept(ec, std::move(socket));
                            });
@@ -137,13 +137,13 @@ void listener::on_accept(const std::error_code& ec, asio::ip::tcp::socket socket
         // Over max_connections: accepted only to be closed at once, so the client is not left
         // waiting in the backlog; counted and logged like any other connection.
         shared.limit_rejections.fetch_add(1, std::memory_order_relaxed);
-        asio::post(target.io(), [&target, proto = proto_, text = text_, s = std::move(socket)]() mutable {
-            auto rejected = std::make_shared<session>(target, std::move(s), proto, text);
+        asio::post(target.io(), [&target, proto = proto_, text = text_, peer = peer_, s = std::move(socket)]() mutable {
+            auto rejected = std::make_shared<session>(target, std::move(s), peer, proto, text);
             rejected->reject_over_limit();
         });
     } else {
-        asio::post(target.io(), [&target, proto = proto_, text = text_, s = std::move(socket)]() mutable {
-            std::make_shared<session>(target, std::move(s), proto, text)->start();
+        asio::post(target.io(), [&target, proto = proto_, text = text_, peer = peer_, s = std::move(socket)]() mutable {
+            std::make_shared<session>(target, std::move(s), peer, proto, text)->start();
         });
     }
     do_accept();

@@ -50,6 +50,7 @@ private:
     protocol proto_;
     mode mode_;
     asio::ip::tcp::acceptor acceptor_;
+    asio::ip::tcp::endpoint peer_; // the pending accept's client address (accept fills it: no getpeername)
     asio::steady_timer pause_timer_;
     std::string text_; // the bound address, with the real port when 0 was asked for
     std::uint16_t port_ = 0;

@@ -16,7 +16,8 @@ constexpr std::size_t initial_read_buffer = 4 * 1024;
 
 } // namespace
 
-session::session(worker& owner, asio::ip::tcp::socket client, protocol proto, const std::string& listener)
+session::session(worker& owner, asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, protocol proto,
+                 const std::string& listener)
     : worker_(owner), client_(std::move(client)), timer_(client_.get_executor()), runtime_(owner.current()),
       tls_(tls_limits{runtime_->settings.max_header_bytes}), http_(http_limits{runtime_->settings.max_header_bytes}),
       started_(std::chrono::steady_clock::now()) {
@@ -24,9 +25,7 @@ session::session(worker& owner, asio::ip::tcp::socket client, protocol proto, co
     record_.id = owner.next_id();
     record_.proto = proto;
     record_.listener = listener;
-    std::error_code ec;
-    const auto peer = client_.remote_endpoint(ec);
-    record_.client = ec ? std::string("-") : endpoint_text(peer);
+    record_.client = endpoint_text(peer);
     worker_.add(this);
 }
 

@@ -21,7 +21,9 @@ namespace kiagateway {
 class session : public std::enable_shared_from_this<session> {
 public:
     // `open_connections` was already counted for this connection; the session gives it back.
-    session(worker& owner, asio::ip::tcp::socket client, protocol proto, const std::string& listener);
+    // `peer` is the client's address, as accept returned it.
+    session(worker& owner, asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, protocol proto,
+            const std::string& listener);
     ~session();
     session(const session&) = delete;
     session& operator=(const session&) = delete;
