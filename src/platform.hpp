@@ -50,6 +50,15 @@ std::string drop_privileges(const std::string& user, const std::string& group);
 // Windows console), says so and returns the usage exit code without running `body`.
 int run_as_service(logger& log, const std::function<int(std::ostream& err)>& body);
 
+// The relay's reads and writes, which never block: they return what they could move, 0 at the end
+// of the stream (receive), or asio::error::would_block. prepare_relay_socket readies a connected
+// socket for them once (POSIX: the descriptor is O_NONBLOCK, which Asio has usually made it
+// already, so no system call; Windows: Asio's non-blocking mode). POSIX uses recv/send with
+// MSG_DONTWAIT, one system call each; Windows goes through Asio's read_some/write_some.
+std::error_code prepare_relay_socket(asio::ip::tcp::socket& socket);
+std::size_t receive_now(asio::ip::tcp::socket& socket, void* data, std::size_t size, std::error_code& ec);
+std::size_t send_now(asio::ip::tcp::socket& socket, const void* data, std::size_t size, std::error_code& ec);
+
 // Wires the OS's stop and reload requests to the gateway (POSIX: SIGTERM/SIGINT stop, SIGHUP
 // reloads; Windows: Ctrl-C/Ctrl-Break or the service's STOP/SHUTDOWN stop, PARAMCHANGE reloads),
 // then serves until the gateway stops. Returns the exit code.

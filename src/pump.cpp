@@ -1,6 +1,8 @@
 // The relay's pump: a pooled buffer for small messages, zero-copy pipes for bulk (src/pump.hpp).
 #include "pump.hpp"
 
+#include "platform.hpp"
+
 namespace kiagateway {
 
 pump_pool::~pump_pool() {
@@ -58,9 +60,15 @@ void pump::release(bool clean) {
     }
 }
 
+void pump::took(std::size_t n) noexcept {
+    next_ = small_.data();
+    pending_ = n;
+    last_full_ = n == small_.size();
+}
+
 std::size_t pump::fill(asio::ip::tcp::socket& from, std::error_code& ec) {
     pending_ = 0;
-    offset_ = 0;
+    next_ = nullptr;
     std::size_t n = 0;
     if (bulk_) {
         if (pipe_ == nullptr && (pipe_ = pool_.take_pipe(ec)) == nullptr) {
@@ -72,10 +80,8 @@ std::size_t pump::fill(asio::ip::tcp::socket& from, std::error_code& ec) {
         if (buffer_ == nullptr) {
             buffer_ = pool_.take_buffer();
         }
-        n = from.read_some(asio::buffer(buffer_->data), ec);
-        if (ec == asio::error::eof) {
-            ec.clear();
-        }
+        n = platform::receive_now(from, buffer_->data.data(), buffer_->data.size(), ec);
+        next_ = buffer_->data.data();
         last_full_ = n == buffer_->data.size();
         // A full buffer: a bulk transfer. Where the kernel can move it without a copy, the
         // next chunks go through a pipe.
@@ -94,9 +100,9 @@ std::size_t pump::drain(asio::ip::tcp::socket& to, std::error_code& ec) {
         return 0;
     }
     std::size_t n = 0;
-    if (buffer_ != nullptr) {
-        n = to.write_some(asio::buffer(buffer_->data.data() + offset_, pending_), ec);
-        offset_ += n;
+    if (next_ != nullptr) {
+        n = platform::send_now(to, next_, pending_, ec);
+        next_ += n;
     } else {
         n = zero_copy::drain(pipe_, to, pending_, ec);
     }

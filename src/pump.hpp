@@ -1,11 +1,14 @@
-// One direction of a relay moves its bytes through a "pump". Small messages (requests, responses,
-// TLS records of an interactive session) go through a 16 KiB buffer: one read, one write. Once a
-// read fills the whole buffer the direction is carrying a bulk transfer, and where the OS can move
-// bytes without copying them into the gateway (Linux: splice(2) through a pipe) the pump switches
-// to that for the rest of the connection.
+// One direction of a relay moves its bytes through a "pump". While the direction waits, the
+// reactor's read waits into the pump's small inline buffer: a request, a response head or a TLS
+// record of an interactive session arrives there with the wake-up itself, and leaves with one
+// write. A read that fills it means more is coming: the pump reads on into a pooled 16 KiB
+// buffer, and once such a read fills that too the direction is carrying a bulk transfer, and
+// where the OS can move bytes without copying them into the gateway (Linux: splice(2) through a
+// pipe) the pump switches to that for the rest of the connection.
 //
-// A pump holds a buffer or a pipe from its worker's pool only while bytes are in flight: an idle
-// connection holds neither, and a busy worker reuses the same few instead of allocating.
+// Apart from its small buffer, a pump holds a buffer or a pipe from its worker's pool only while
+// bytes are in flight: an idle connection holds neither, and a busy worker reuses the same few
+// instead of allocating.
 #pragma once
 
 #include <asio/ip/tcp.hpp>
@@ -70,16 +73,22 @@ public:
     pump(const pump&) = delete;
     pump& operator=(const pump&) = delete;
 
+    // What the asynchronous read waiting for the next bytes reads into, while the pump is empty.
+    static constexpr std::size_t small_bytes = 512;
+    asio::mutable_buffer small_space() noexcept { return asio::buffer(small_); }
+    // That read delivered `n` bytes into small_space(): they are pending now.
+    void took(std::size_t n) noexcept;
+
     // Moves what `from` has ready, up to one chunk, into the pump (which must be empty). Returns
     // the bytes taken. 0 with no error is the end of the stream; asio::error::would_block means
-    // nothing is ready. `from` must be in non-blocking mode.
+    // nothing is ready. `from` must have been readied by platform::prepare_relay_socket.
     std::size_t fill(asio::ip::tcp::socket& from, std::error_code& ec);
     // Writes what the pump holds to `to`; returns the bytes written. would_block when `to` takes
     // no more for now. Once empty, the buffer or pipe goes back to the pool.
     std::size_t drain(asio::ip::tcp::socket& to, std::error_code& ec);
     std::size_t pending() const noexcept { return pending_; }
     bool holding() const noexcept { return buffer_ != nullptr || pipe_ != nullptr; }
-    // The last fill took a whole chunk: more is probably waiting already.
+    // The last fill (or took()) filled its whole space: more is probably waiting already.
     bool last_fill_was_full() const noexcept { return last_full_; }
     bool zero_copy() const noexcept { return bulk_; }
 
@@ -89,10 +98,11 @@ private:
     pump_pool& pool_;
     pump_pool::buffer* buffer_ = nullptr;
     zero_copy::pipe* pipe_ = nullptr;
+    const std::uint8_t* next_ = nullptr; // the first pending byte, in small_ or *buffer_; null: in pipe_
     std::size_t pending_ = 0;
-    std::size_t offset_ = 0; // where the pending bytes start in the buffer
-    bool bulk_ = false;      // moving through a pipe from now on
+    bool bulk_ = false; // moving through a pipe from now on
     bool last_full_ = false;
+    std::array<std::uint8_t, small_bytes> small_;
 };
 
 } // namespace kiagateway

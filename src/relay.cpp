@@ -1,6 +1,8 @@
 // Pipes bytes both ways between client and backend until both directions are closed.
 #include "relay.hpp"
 
+#include "platform.hpp"
+
 namespace kiagateway {
 
 namespace {
@@ -12,19 +14,17 @@ constexpr int chunks_per_turn = 16;
 
 relay::relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, std::vector<std::uint8_t> sniffed,
              duration idle_timeout, pump_pool& pumps)
-    : client_(std::move(client)), backend_(std::move(backend)),
-      sniffed_(std::move(sniffed)), up_{&client_, &backend_, pump(pumps)}, down_{&backend_, &client_, pump(pumps)},
-      timer_(client_.get_executor()), idle_timeout_(idle_timeout) {}
+    : client_(std::move(client)), backend_(std::move(backend)), sniffed_(std::move(sniffed)),
+      up_(*this, client_, backend_, pumps), down_(*this, backend_, client_, pumps), timer_(client_.get_executor()),
+      idle_timeout_(idle_timeout) {}
 
 void relay::start(std::size_t prefix, handler done) {
     done_ = std::move(done);
     last_activity_ = std::chrono::steady_clock::now();
     arm_idle_timer();
-    // Reads and writes below never block: they return would_block, and the relay waits.
-    std::error_code ec;
-    client_.non_blocking(true, ec);
+    std::error_code ec = platform::prepare_relay_socket(client_);
     if (!ec) {
-        backend_.non_blocking(true, ec);
+        ec = platform::prepare_relay_socket(backend_);
     }
     if (ec) {
         result_.aborted = true;
@@ -32,12 +32,10 @@ void relay::start(std::size_t prefix, handler done) {
         complete();
         return;
     }
-    // Each direction starts by reading: a wait alone could miss bytes whose readiness the reactor
-    // saw (and let pass) while the connection was being set up.
-    move(down_);
+    listen(down_);
     if (prefix == 0) {
         sniffed_ = {};
-        move(up_);
+        listen(up_);
         return;
     }
     // The sniffed bytes go first, exactly as received; then their buffer is freed.
@@ -49,7 +47,7 @@ void relay::start(std::size_t prefix, handler done) {
                               self->finish_direction(self->up_, false);
                               return;
                           }
-                          self->move(self->up_);
+                          self->listen(self->up_);
                       });
 }
 
@@ -60,40 +58,56 @@ void relay::close() {
     timer_.cancel();
 }
 
+void relay::listen(direction& d) {
+    // The read is the wait (src/read_wait.hpp): no wait for readability, which would cost an
+    // epoll_ctl per message, and where possible no read that fails with EAGAIN either.
+    d.reading.start(*d.from, d.bytes_in_flight.small_space(), shared_from_this());
+}
+
+void relay::on_read(void* direction_of_relay, const std::error_code& ec, std::size_t n) {
+    direction& d = *static_cast<direction*>(direction_of_relay);
+    if (d.done) {
+        return;
+    }
+    if (ec) {
+        d.owner->finish_direction(d, ec == asio::error::eof);
+        return;
+    }
+    d.bytes_in_flight.took(n);
+    d.owner->move(d);
+}
+
 void relay::move(direction& d) {
     for (int chunk = 0; chunk < chunks_per_turn; ++chunk) {
         std::error_code ec;
-        const bool fill_now = d.bytes_in_flight.pending() == 0;
-        if (fill_now) {
+        if (d.bytes_in_flight.pending() == 0) {
+            // The last read did not fill its space: `from` had nothing more a moment ago, and
+            // anything since is an edge the reactor has not seen yet. Let the reactor's read wait.
+            if (!d.bytes_in_flight.last_fill_was_full()) {
+                listen(d);
+                return;
+            }
             const std::size_t n = d.bytes_in_flight.fill(*d.from, ec);
             if (ec == asio::error::would_block) {
-                wait(d, *d.from, asio::socket_base::wait_read);
+                listen(d);
                 return;
             }
             if (ec || n == 0) {
                 finish_direction(d, !ec);
                 return;
             }
-            last_activity_ = std::chrono::steady_clock::now();
         }
         const std::size_t written = d.bytes_in_flight.drain(*d.to, ec);
         d.bytes += written;
-        if (written > 0 && !fill_now) {
-            last_activity_ = std::chrono::steady_clock::now(); // a write that had waited; a fill just stamped
+        if (written > 0) {
+            last_activity_ = std::chrono::steady_clock::now(); // idle = no byte moved for idle_timeout
         }
         if (ec == asio::error::would_block) {
-            wait(d, *d.to, asio::socket_base::wait_write);
+            wait_writable(d);
             return;
         }
         if (ec) {
             finish_direction(d, false);
-            return;
-        }
-        // Read and written in this same turn, and the read did not fill the pump: `from` had no
-        // more a moment ago, and whatever comes next is an edge the reactor has not consumed yet
-        // (it runs only after this returns). So wait, rather than read again to hear would_block.
-        if (fill_now && !d.bytes_in_flight.last_fill_was_full()) {
-            wait(d, *d.from, asio::socket_base::wait_read);
             return;
         }
     }
@@ -105,8 +119,8 @@ void relay::move(direction& d) {
     });
 }
 
-void relay::wait(direction& d, asio::ip::tcp::socket& socket, asio::socket_base::wait_type what) {
-    socket.async_wait(what, [self = shared_from_this(), &d](const std::error_code& ec) {
+void relay::wait_writable(direction& d) {
+    d.to->async_wait(asio::socket_base::wait_write, [self = shared_from_this(), &d](const std::error_code& ec) {
         if (d.done) {
             return;
         }
@@ -123,15 +137,20 @@ void relay::finish_direction(direction& d, bool eof) {
         return;
     }
     d.done = true;
+    direction& other = &d == &up_ ? down_ : up_;
     if (eof) {
-        std::error_code ignored;
-        d.to->shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        // Half-close: `to` may still be sending the other way. When that way is done too, both
+        // sockets close now, and close sends the FIN itself.
+        if (!other.done) {
+            std::error_code ignored;
+            d.to->shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        }
     } else {
         // A reset, a failed write or a forced close: nothing orderly is left in either direction.
         result_.aborted = true;
         close();
     }
-    if (up_.done && down_.done) {
+    if (other.done) {
         complete();
     }
 }

@@ -3,6 +3,7 @@
 
 #include "duration.hpp"
 #include "pump.hpp"
+#include "read_wait.hpp"
 
 #include <asio.hpp>
 
@@ -35,19 +36,26 @@ public:
     void close();
 
 private:
-    // One direction: wait until `from` is readable, move a chunk through the pump, wait until
-    // `to` takes it, repeat. Nothing is held while waiting for `from`. EOF on `from` becomes
-    // shutdown(send) on `to` (half-close), so protocols that end with a FIN keep working.
+    // One direction: read from `from` (the reactor's read, into the pump's small buffer, is the
+    // wait), move the bytes through the pump, wait until `to` takes them, repeat. While waiting for
+    // `from` only the small buffer is held. EOF on `from` becomes shutdown(send) on `to`
+    // (half-close), so protocols that end with a FIN keep working.
     struct direction {
+        direction(relay& r, asio::ip::tcp::socket& source, asio::ip::tcp::socket& sink, pump_pool& pumps) noexcept
+            : owner(&r), from(&source), to(&sink), bytes_in_flight(pumps), reading(&relay::on_read, this) {}
+        relay* owner;
         asio::ip::tcp::socket* from;
         asio::ip::tcp::socket* to;
         pump bytes_in_flight;
+        read_wait reading;
         std::uint64_t bytes = 0;
         bool done = false;
     };
 
+    void listen(direction& d);
+    static void on_read(void* direction_of_relay, const std::error_code& ec, std::size_t n);
     void move(direction& d);
-    void wait(direction& d, asio::ip::tcp::socket& socket, asio::socket_base::wait_type what);
+    void wait_writable(direction& d);
     void finish_direction(direction& d, bool eof);
     void arm_idle_timer();
     void complete();

@@ -74,6 +74,52 @@ int run_as_service(logger& log, const std::function<int(std::ostream& err)>&) {
     return 2;
 }
 
+std::error_code prepare_relay_socket(asio::ip::tcp::socket& socket) {
+    std::error_code ec;
+    // Asio made the descriptor O_NONBLOCK for the socket's first asynchronous operation (the
+    // sniffing read, the connect) and remembers it: usually nothing to do. splice(2) needs it.
+    if (!socket.native_non_blocking()) {
+        socket.native_non_blocking(true, ec);
+    }
+    return ec;
+}
+
+namespace {
+
+std::size_t transferred(ssize_t n, std::error_code& ec) {
+    if (n >= 0) {
+        ec.clear();
+        return static_cast<std::size_t>(n);
+    }
+    const int error = errno;
+    ec = error == EAGAIN || error == EWOULDBLOCK ? std::error_code(asio::error::would_block)
+                                                 : std::error_code(error, asio::error::get_system_category());
+    return 0;
+}
+
+} // namespace
+
+std::size_t receive_now(asio::ip::tcp::socket& socket, void* data, std::size_t size, std::error_code& ec) {
+    ssize_t n = 0;
+    do {
+        n = ::recv(socket.native_handle(), data, size, MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return transferred(n, ec);
+}
+
+std::size_t send_now(asio::ip::tcp::socket& socket, const void* data, std::size_t size, std::error_code& ec) {
+#if defined(MSG_NOSIGNAL)
+    constexpr int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+#else
+    constexpr int flags = MSG_DONTWAIT; // SIGPIPE is ignored (prepare_process)
+#endif
+    ssize_t n = 0;
+    do {
+        n = ::send(socket.native_handle(), data, size, flags);
+    } while (n < 0 && errno == EINTR);
+    return transferred(n, ec);
+}
+
 std::vector<std::string> prepare_process() {
     std::vector<std::string> notes;
     // A write to a peer that has gone must be an error code, never a process-killing signal

@@ -331,6 +331,26 @@ std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor, bool
     return {};
 }
 
+std::error_code prepare_relay_socket(asio::ip::tcp::socket& socket) {
+    // Winsock has no per-call MSG_DONTWAIT: Asio's non-blocking mode makes read_some and
+    // write_some return would_block instead of waiting.
+    std::error_code ec;
+    socket.non_blocking(true, ec);
+    return ec;
+}
+
+std::size_t receive_now(asio::ip::tcp::socket& socket, void* data, std::size_t size, std::error_code& ec) {
+    const std::size_t n = socket.read_some(asio::buffer(data, size), ec);
+    if (ec == asio::error::eof) {
+        ec.clear();
+    }
+    return n;
+}
+
+std::size_t send_now(asio::ip::tcp::socket& socket, const void* data, std::size_t size, std::error_code& ec) {
+    return socket.write_some(asio::buffer(data, size), ec);
+}
+
 std::string bind_error_hint(std::uint16_t port, const std::error_code& ec) {
     const std::string number = std::to_string(port);
     const std::string netstat = "'netstat -ano -p tcp | findstr :" + number + "' shows the owner's process id";

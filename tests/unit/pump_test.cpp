@@ -7,6 +7,7 @@
 #include <asio.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -231,4 +232,30 @@ TEST_CASE("the pool keeps a bounded number of free buffers and pipes") {
         pool.give(pipe, true);
     }
     CHECK(pool.free_pipes() == pump_pool::max_free);
+}
+
+TEST_CASE("bytes a waiting read put in the small buffer leave with one write, and a full one asks for more") {
+    asio::io_context io;
+    auto out = connected(io);
+    pump_pool pool;
+    pump p(pool);
+    const std::string message = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+    const asio::mutable_buffer space = p.small_space();
+    REQUIRE(space.size() == pump::small_bytes);
+    std::memcpy(space.data(), message.data(), message.size());
+    p.took(message.size());
+    CHECK(p.pending() == message.size());
+    CHECK_FALSE(p.last_fill_was_full());
+    std::error_code ec;
+    CHECK(p.drain(out.a, ec) == message.size());
+    CHECK_FALSE(ec);
+    CHECK(read_all_available(out.b, message.size()) == message);
+    CHECK(pool.free_buffers() == 0); // the small buffer is the pump's own: nothing taken from the pool
+
+    p.took(pump::small_bytes);
+    CHECK(p.last_fill_was_full()); // the relay reads on into a pooled buffer
+    while (p.pending() > 0) {
+        p.drain(out.a, ec);
+    }
+    CHECK(read_all_available(out.b, pump::small_bytes).size() == pump::small_bytes);
 }

@@ -1,0 +1,149 @@
+// Linux, Asio 1.22's epoll reactor: the relay's wait for bytes as a reactor operation of its own,
+// whose reads tell the reactor when the socket is drained (src/read_wait.hpp says why).
+//
+// Asio's reactor keeps, per descriptor and direction, whether a read may succeed right now
+// ("try_speculative"): an edge-triggered event sets it, and an operation that reports
+// done_and_exhausted clears it. Asio's own receive reports that only for a read of 0 bytes. A
+// short read alone does not prove the socket drained: a FIN that arrived with the data is still
+// to be read (as 0 bytes), and no later event announces it. TCP_INQ does: with it, each recvmsg
+// says how many bytes it left behind, and counts a pending FIN as one. A read that leaves nothing
+// reports done_and_exhausted, so the next read is queued without being tried, and the next EPOLLIN
+// event (which arrives for any byte or FIN that comes later) performs it.
+//
+// Turning TCP_INQ on costs a setsockopt, so a read_wait does it only once its socket has carried
+// two messages: a connection that makes one request and closes pays nothing extra, a keep-alive
+// connection saves a failed read per message from its third on.
+//
+// This uses Asio's internal reactor interface (asio::detail), which differs between Asio versions:
+// CMakeLists.txt compiles this file only for the version it was written against, and
+// src/read_wait_asio.cpp otherwise.
+#include "read_wait.hpp"
+
+#include <asio/detail/epoll_reactor.hpp>
+#include <asio/detail/reactor_op.hpp>
+#include <asio/error.hpp>
+#include <asio/execution/context.hpp>
+#include <asio/query.hpp>
+#include <asio/version.hpp>
+
+#include <cerrno>
+#include <cstring>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#if ASIO_VERSION < 102200 || ASIO_VERSION >= 102300 || !defined(ASIO_HAS_EPOLL) || defined(ASIO_HAS_IO_URING_AS_DEFAULT)
+#error "read_wait_epoll.cpp is written against Asio 1.22's epoll reactor: build src/read_wait_asio.cpp instead"
+#endif
+
+namespace kiagateway {
+
+namespace {
+
+// The socket's implementation (descriptor and reactor registration) is a protected member of
+// asio::basic_socket; a pointer to that member, named through a derived class, reaches it.
+struct socket_access : asio::ip::tcp::socket {
+    using asio::ip::tcp::socket::impl_;
+};
+
+} // namespace
+
+struct read_wait::operation : asio::detail::reactor_op {
+    explicit operation(read_wait& owner) noexcept
+        : reactor_op(asio::error_code(), &operation::perform_read, &operation::complete), owner_(owner) {}
+
+    static status perform_read(asio::detail::reactor_op* base) {
+        auto* self = static_cast<operation*>(base);
+        iovec into{self->into_.data(), self->into_.size()};
+        alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(int))];
+        msghdr message{};
+        message.msg_iov = &into;
+        message.msg_iovlen = 1;
+        if (self->inq_) {
+            message.msg_control = control;
+            message.msg_controllen = sizeof(control);
+        }
+        ssize_t n = 0;
+        do {
+            n = ::recvmsg(self->descriptor_, &message, MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return not_done;
+            }
+            self->ec_ = asio::error_code(errno, asio::error::get_system_category());
+            self->bytes_transferred_ = 0;
+            return done;
+        }
+        self->bytes_transferred_ = static_cast<std::size_t>(n);
+        if (n == 0) {
+            self->ec_ = asio::error::eof;
+            return done_and_exhausted;
+        }
+        self->ec_ = asio::error_code();
+        return self->inq_ && left_behind(message) == 0 ? done_and_exhausted : done;
+    }
+
+    // What TCP_INQ says the read left in the receive queue (1 for a pending FIN); -1 if it did not say.
+    static int left_behind(msghdr& message) {
+        for (cmsghdr* c = CMSG_FIRSTHDR(&message); c != nullptr; c = CMSG_NXTHDR(&message, c)) {
+            if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                int inq = 0;
+                std::memcpy(&inq, CMSG_DATA(c), sizeof(inq));
+                return inq;
+            }
+        }
+        return -1;
+    }
+
+    // `scheduler` is null when the io_context is being destroyed with the read still queued.
+    static void complete(void* scheduler, asio::detail::scheduler_operation* base, const asio::error_code&,
+                         std::size_t) {
+        auto* self = static_cast<operation*>(base);
+        // Released last: it may own the read_wait, and so this operation.
+        const std::shared_ptr<void> keep = std::move(self->keep_);
+        if (self->bytes_transferred_ > 0 && self->reads_with_data_ < inq_after) {
+            ++self->reads_with_data_;
+        }
+        if (scheduler != nullptr) {
+            self->owner_.done_(self->owner_.context_, self->ec_, self->bytes_transferred_);
+        }
+    }
+
+    // Reads that brought bytes before TCP_INQ is turned on.
+    static constexpr unsigned inq_after = 2;
+
+    read_wait& owner_;
+    int descriptor_ = -1;
+    unsigned reads_with_data_ = 0;
+    bool inq_ = false;       // TCP_INQ is on
+    bool inq_tried_ = false; // and was tried once (an old kernel refuses it)
+    asio::mutable_buffer into_;
+    std::shared_ptr<void> keep_;
+};
+
+read_wait::~read_wait() { delete op_; }
+
+void read_wait::start(asio::ip::tcp::socket& socket, asio::mutable_buffer into, std::shared_ptr<void> keep) {
+    if (op_ == nullptr) {
+        op_ = new operation(*this);
+    }
+    op_->descriptor_ = socket.native_handle();
+    if (!op_->inq_tried_ && op_->reads_with_data_ >= operation::inq_after) {
+        op_->inq_tried_ = true;
+        const int on = 1;
+        op_->inq_ = ::setsockopt(op_->descriptor_, SOL_TCP, TCP_INQ, &on, sizeof(on)) == 0;
+    }
+    op_->into_ = into;
+    op_->keep_ = std::move(keep);
+    op_->ec_ = asio::error_code();
+    op_->bytes_transferred_ = 0;
+    auto& reactor =
+        asio::use_service<asio::detail::epoll_reactor>(asio::query(socket.get_executor(), asio::execution::context));
+    auto& impl = (socket.*(&socket_access::impl_)).get_implementation();
+    // The same call Asio's async_receive makes: a read operation, which may be tried at once.
+    reactor.start_op(asio::detail::epoll_reactor::read_op, impl.socket_, impl.reactor_data_, op_,
+                     /*is_continuation=*/false, /*allow_speculative=*/true);
+}
+
+} // namespace kiagateway

@@ -1,0 +1,44 @@
+// The relay's wait for bytes on one socket: a read into a small buffer that completes through the
+// socket's io_context, like async_read_some.
+//
+// Asio's own async_read_some learns that a socket is drained only from a read that fails: after
+// every short read, its next read is tried at once and fails with EAGAIN, one wasted system call
+// per message. (A wait for readability instead costs an epoll_ctl each time.) Where the reactor is
+// Asio 1.22's epoll one (platform/linux/read_wait_epoll.cpp), a short read counts as drained, so
+// the next read is queued without a system call and performed on the reactor's next
+// edge-triggered event. Elsewhere (src/read_wait_asio.cpp) it is async_read_some. The build
+// picks one (KG_EPOLL_READ in CMakeLists.txt).
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <system_error>
+
+namespace kiagateway {
+
+class read_wait {
+public:
+    using callback = void (*)(void* context, const std::error_code& ec, std::size_t n);
+
+    read_wait(callback done, void* context) noexcept : done_(done), context_(context) {}
+    ~read_wait();
+    read_wait(const read_wait&) = delete;
+    read_wait& operator=(const read_wait&) = delete;
+
+    // Reads what arrives on `socket` into `into`, then calls the callback on the socket's
+    // io_context: `n` > 0 bytes, or asio::error::eof at the end of the stream, or another error
+    // (operation_aborted once the socket is closed). One read at a time. `keep` (the owner of
+    // this object) is held until the callback has run. `socket` must be non-blocking
+    // (platform::prepare_relay_socket).
+    void start(asio::ip::tcp::socket& socket, asio::mutable_buffer into, std::shared_ptr<void> keep);
+
+private:
+    struct operation;
+    callback done_;
+    void* context_;
+    operation* op_ = nullptr; // made on first use, reused for every read
+};
+
+} // namespace kiagateway

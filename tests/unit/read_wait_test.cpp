@@ -1,0 +1,155 @@
+// The relay's wait for bytes (src/read_wait.hpp): every message arrives, the end of the stream is
+// seen even when it came with the last bytes, and a close ends the wait and lets go of its owner.
+#include "read_wait.hpp"
+
+#include "platform.hpp"
+#include "test_support.hpp"
+
+#include <asio.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+using namespace kiagateway;
+
+namespace {
+
+struct socket_pair {
+    asio::ip::tcp::socket writer;
+    asio::ip::tcp::socket reader;
+};
+
+socket_pair connected(asio::io_context& io) {
+    asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket a(io);
+    a.connect(acceptor.local_endpoint());
+    asio::ip::tcp::socket b = acceptor.accept();
+    REQUIRE_FALSE(platform::prepare_relay_socket(b));
+    return {std::move(a), std::move(b)};
+}
+
+// What one read delivered.
+struct outcome {
+    bool called = false;
+    std::error_code ec;
+    std::string bytes;
+};
+
+struct reading {
+    explicit reading(asio::ip::tcp::socket& s) : socket(s) {}
+    asio::ip::tcp::socket& socket;
+    char buffer[16] = {};
+    outcome last;
+    read_wait wait{&reading::done, this};
+
+    static void done(void* self, const std::error_code& ec, std::size_t n) {
+        auto* r = static_cast<reading*>(self);
+        r->last = {true, ec, std::string(r->buffer, n)};
+    }
+    // Starts a read and runs the io_context until it completes (at most 3 s).
+    outcome next(asio::io_context& io, std::shared_ptr<void> keep = std::make_shared<int>(0)) {
+        last = {};
+        wait.start(socket, asio::buffer(buffer), std::move(keep));
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+        while (!last.called && std::chrono::steady_clock::now() < deadline) {
+            io.restart();
+            io.run_for(std::chrono::milliseconds(20));
+        }
+        return last;
+    }
+};
+
+void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(20)); }
+
+} // namespace
+
+TEST_CASE("a read_wait delivers every message, in order, and splits what exceeds its buffer") {
+    asio::io_context io;
+    auto pair = connected(io);
+    reading r(pair.reader);
+    for (int i = 0; i < 6; ++i) {
+        const std::string message = "message " + std::to_string(i);
+        asio::write(pair.writer, asio::buffer(message));
+        const outcome got = r.next(io);
+        REQUIRE(got.called);
+        CHECK_FALSE(got.ec);
+        CHECK(got.bytes == message);
+    }
+    // Twice the buffer and a bit: three reads, nothing lost or repeated.
+    const std::string big = "0123456789abcdef0123456789ABCDEFxyz";
+    asio::write(pair.writer, asio::buffer(big));
+    settle();
+    std::string joined;
+    for (int i = 0; i < 3; ++i) {
+        const outcome got = r.next(io);
+        REQUIRE(got.called);
+        REQUIRE_FALSE(got.ec);
+        joined += got.bytes;
+    }
+    CHECK(joined == big);
+}
+
+TEST_CASE("a read_wait sees the end of the stream that arrived together with the last bytes") {
+    asio::io_context io;
+    auto pair = connected(io);
+    reading r(pair.reader);
+    // A few messages first: a long-lived connection (on Linux, where the wait learns from the
+    // kernel how much each read left behind).
+    for (int i = 0; i < 4; ++i) {
+        asio::write(pair.writer, asio::buffer(std::string("ping")));
+        REQUIRE(r.next(io).bytes == "ping");
+    }
+    // The last bytes and the FIN are both queued before the read: no later event announces the FIN.
+    asio::write(pair.writer, asio::buffer(std::string("bye")));
+    pair.writer.shutdown(asio::ip::tcp::socket::shutdown_send);
+    settle();
+    const outcome last_bytes = r.next(io);
+    REQUIRE(last_bytes.called);
+    CHECK(last_bytes.bytes == "bye");
+    const outcome end = r.next(io);
+    REQUIRE(end.called); // not stuck waiting for an edge that never comes
+    CHECK(end.ec == asio::error::eof);
+}
+
+TEST_CASE("closing the socket ends a pending read_wait and lets go of its owner") {
+    asio::io_context io;
+    auto pair = connected(io);
+    reading r(pair.reader);
+    auto owner = std::make_shared<int>(7);
+    r.wait.start(pair.reader, asio::buffer(r.buffer), owner);
+    io.restart();
+    io.run_for(std::chrono::milliseconds(20));
+    CHECK_FALSE(r.last.called);
+    CHECK(owner.use_count() == 2); // held while waiting
+    pair.reader.close();
+    for (int i = 0; i < 50 && !r.last.called; ++i) {
+        io.restart();
+        io.run_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(r.last.called);
+    CHECK(r.last.ec == asio::error::operation_aborted);
+    CHECK(owner.use_count() == 1);
+}
+
+TEST_CASE("an io_context destroyed with a read_wait pending lets go of its owner") {
+    // As in the relay: the owner holds the sockets and the read_wait, and only the pending read
+    // keeps it alive.
+    struct owner_type {
+        explicit owner_type(asio::io_context& io) : pair(connected(io)), r(pair.reader) {}
+        socket_pair pair;
+        reading r;
+    };
+    std::weak_ptr<owner_type> watch;
+    {
+        asio::io_context io;
+        auto owner = std::make_shared<owner_type>(io);
+        watch = owner;
+        owner->r.wait.start(owner->pair.reader, asio::buffer(owner->r.buffer), owner);
+        owner.reset();
+        io.run_for(std::chrono::milliseconds(20));
+        CHECK_FALSE(watch.expired()); // the pending read holds it
+    }
+    CHECK(watch.expired());
+}
