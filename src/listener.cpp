@@ -3,6 +3,7 @@
 
 #include "endpoint.hpp"
 #include "platform.hpp"
+#include "read_wait.hpp"
 #include "session.hpp"
 
 #include <stdexcept>
@@ -55,6 +56,7 @@ listener::listener(worker& home, std::vector<std::unique_ptr<worker>>& workers, 
         if (ec = platform::prepare_listening_socket(a, shared); ec) {
             fail(ec);
         }
+        read_wait::prepare_listener(a);
     };
     if (how == mode::own_worker_first) {
         // SO_REUSEPORT would let this group join another process's listening socket of the same

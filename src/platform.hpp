@@ -33,7 +33,11 @@ bool listen_per_worker();
 // can bind while old connections sit in TIME_WAIT; with `shared`, SO_REUSEPORT too (one socket per
 // worker on the same address). Windows: SO_EXCLUSIVEADDRUSE, because there SO_REUSEADDR would let
 // another process bind the same port and take its connections.
+// On Linux also TCP_NODELAY, which accepted sockets inherit.
 std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor, bool shared = false);
+
+// A socket just accepted: TCP_NODELAY, unless it came from the listening socket (Linux).
+void prepare_accepted_socket(asio::ip::tcp::socket& socket);
 
 // What to tell someone who cannot listen on `port` (`ec` from bind): for a port in use, who
 // usually holds it on this OS and the command that shows the owner; for a refusal, what grants
@@ -52,9 +56,8 @@ int run_as_service(logger& log, const std::function<int(std::ostream& err)>& bod
 
 // The relay's reads and writes, which never block: they return what they could move, 0 at the end
 // of the stream (receive), or asio::error::would_block. prepare_relay_socket readies a connected
-// socket for them once (POSIX: the descriptor is O_NONBLOCK, which Asio has usually made it
-// already, so no system call; Windows: Asio's non-blocking mode). POSIX uses recv/send with
-// MSG_DONTWAIT, one system call each; Windows goes through Asio's read_some/write_some.
+// socket for them once (POSIX: nothing, as they pass MSG_DONTWAIT, one system call each;
+// Windows: Asio's non-blocking mode, and they go through Asio's read_some/write_some).
 std::error_code prepare_relay_socket(asio::ip::tcp::socket& socket);
 std::size_t receive_now(asio::ip::tcp::socket& socket, void* data, std::size_t size, std::error_code& ec);
 std::size_t send_now(asio::ip::tcp::socket& socket, const void* data, std::size_t size, std::error_code& ec);

@@ -22,7 +22,12 @@ class read_wait {
 public:
     using callback = void (*)(void* context, const std::error_code& ec, std::size_t n);
 
-    read_wait(callback done, void* context) noexcept : done_(done), context_(context) {}
+    // Where the socket came from. An accepted one was born able to tell how much each read leaves
+    // behind, when its listening socket was prepared with prepare_listener; a connected one is
+    // made so after its first messages, so that a short connection does not pay for it.
+    enum class origin { accepted, connected };
+
+    read_wait(callback done, void* context, origin from) noexcept : done_(done), context_(context), from_(from) {}
     ~read_wait();
     read_wait(const read_wait&) = delete;
     read_wait& operator=(const read_wait&) = delete;
@@ -34,10 +39,20 @@ public:
     // (platform::prepare_relay_socket).
     void start(asio::ip::tcp::socket& socket, asio::mutable_buffer into, std::shared_ptr<void> keep);
 
+    // For a listening socket, before it accepts: readies the sockets it will accept (Linux:
+    // TCP_INQ, which they inherit). Without it (or where it fails) they only learn it later.
+    static void prepare_listener(asio::ip::tcp::acceptor& acceptor) noexcept;
+
+    // For a socket just accepted: its descriptor is its own, never a duplicate, so closing it
+    // can leave the reactor's bookkeeping to the kernel (Linux: Asio, which takes an accepted
+    // descriptor for one that might be shared, would otherwise spend an EPOLL_CTL_DEL on it).
+    static void accepted(asio::ip::tcp::socket& socket) noexcept;
+
 private:
     struct operation;
     callback done_;
     void* context_;
+    origin from_;
     operation* op_ = nullptr; // made on first use, reused for every read
 };
 

@@ -15,7 +15,8 @@ constexpr int chunks_per_turn = 16;
 relay::relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, std::vector<std::uint8_t> sniffed,
              duration idle_timeout, pump_pool& pumps)
     : client_(std::move(client)), backend_(std::move(backend)), sniffed_(std::move(sniffed)),
-      up_(*this, client_, backend_, pumps), down_(*this, backend_, client_, pumps), timer_(client_.get_executor()),
+      up_(*this, client_, read_wait::origin::accepted, backend_, pumps),
+      down_(*this, backend_, read_wait::origin::connected, client_, pumps), timer_(client_.get_executor()),
       idle_timeout_(idle_timeout) {}
 
 void relay::start(std::size_t prefix, handler done) {

@@ -41,8 +41,10 @@ private:
     // `from` only the small buffer is held. EOF on `from` becomes shutdown(send) on `to`
     // (half-close), so protocols that end with a FIN keep working.
     struct direction {
-        direction(relay& r, asio::ip::tcp::socket& source, asio::ip::tcp::socket& sink, pump_pool& pumps) noexcept
-            : owner(&r), from(&source), to(&sink), bytes_in_flight(pumps), reading(&relay::on_read, this) {}
+        direction(relay& r, asio::ip::tcp::socket& source, read_wait::origin source_origin, asio::ip::tcp::socket& sink,
+                  pump_pool& pumps) noexcept
+            : owner(&r), from(&source), to(&sink), bytes_in_flight(pumps),
+              reading(&relay::on_read, this, source_origin) {}
         relay* owner;
         asio::ip::tcp::socket* from;
         asio::ip::tcp::socket* to;

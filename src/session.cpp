@@ -2,6 +2,7 @@
 #include "session.hpp"
 
 #include "endpoint.hpp"
+#include "platform.hpp"
 
 namespace kiagateway {
 
@@ -47,8 +48,8 @@ void session::start() {
         shut_down(); // accepted just before the listener closed, during a stop
         return;
     }
-    std::error_code ignored;
-    client_.set_option(asio::ip::tcp::no_delay(true), ignored);
+    platform::prepare_accepted_socket(client_);
+    read_wait::accepted(client_);
     buffer_.resize(std::min(initial_read_buffer, read_limit()));
     timer_.expires_after(runtime_->settings.read_timeout);
     timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
@@ -94,19 +95,23 @@ void session::close() {
 }
 
 void session::do_read() {
-    client_.async_read_some(asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_),
-                            [self = shared_from_this()](const std::error_code& ec, std::size_t n) {
-                                if (self->phase_ != phase::sniffing) {
-                                    return;
-                                }
-                                if (ec) {
-                                    // The client left before naming a host: nothing to answer.
-                                    self->record_.result = outcome::bad_request;
-                                    self->close();
-                                    return;
-                                }
-                                self->on_read(n);
-                            });
+    // read_wait, not async_read_some: a read that leaves the socket drained tells the reactor so,
+    // and the relay's first wait for more from the client then costs no system call.
+    sniffing_.start(client_, asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_), shared_from_this());
+}
+
+void session::on_sniff_read(void* self_pointer, const std::error_code& ec, std::size_t n) {
+    session& self = *static_cast<session*>(self_pointer);
+    if (self.phase_ != phase::sniffing) {
+        return;
+    }
+    if (ec) {
+        // The client left before naming a host: nothing to answer.
+        self.record_.result = outcome::bad_request;
+        self.close();
+        return;
+    }
+    self.on_read(n);
 }
 
 void session::on_read(std::size_t n) {

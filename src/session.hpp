@@ -3,6 +3,7 @@
 
 #include "connector.hpp"
 #include "log.hpp"
+#include "read_wait.hpp"
 #include "relay.hpp"
 #include "sniff_http.hpp"
 #include "sniff_tls.hpp"
@@ -41,6 +42,7 @@ private:
 
     std::size_t read_limit() const noexcept;
     void do_read();
+    static void on_sniff_read(void* session, const std::error_code& ec, std::size_t n);
     void on_read(std::size_t n);
     void route(const sniff_result& sniffed);
     // Sends a final answer (an HTTP error or a TLS alert), then closes gracefully.
@@ -56,6 +58,7 @@ private:
     phase phase_ = phase::sniffing;
     std::vector<std::uint8_t> buffer_;
     std::size_t filled_ = 0;
+    read_wait sniffing_{&session::on_sniff_read, this, read_wait::origin::accepted};
     tls_sniffer tls_;
     http_sniffer http_;
     std::weak_ptr<connector> connector_;

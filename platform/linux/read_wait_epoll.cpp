@@ -10,9 +10,11 @@
 // reports done_and_exhausted, so the next read is queued without being tried, and the next EPOLLIN
 // event (which arrives for any byte or FIN that comes later) performs it.
 //
-// Turning TCP_INQ on costs a setsockopt, so a read_wait does it only once its socket has carried
+// Accepted sockets inherit TCP_INQ from their listening socket (prepare_listener). For a
+// connected one it costs a setsockopt, so a read_wait turns it on only once its socket has carried
 // two messages: a connection that makes one request and closes pays nothing extra, a keep-alive
-// connection saves a failed read per message from its third on.
+// connection saves a failed read per message from its third on. A socket without TCP_INQ gets no
+// count from recvmsg, and its reads then count as Asio's do.
 //
 // This uses Asio's internal reactor interface (asio::detail), which differs between Asio versions:
 // CMakeLists.txt compiles this file only for the version it was written against, and
@@ -124,9 +126,23 @@ struct read_wait::operation : asio::detail::reactor_op {
 
 read_wait::~read_wait() { delete op_; }
 
+void read_wait::prepare_listener(asio::ip::tcp::acceptor& acceptor) noexcept {
+    const int on = 1;
+    // A kernel older than 4.18 refuses it: its sockets then only have Asio's behaviour.
+    (void)::setsockopt(acceptor.native_handle(), SOL_TCP, TCP_INQ, &on, sizeof(on));
+}
+
+void read_wait::accepted(asio::ip::tcp::socket& socket) noexcept {
+    // Closing a descriptor removes it from every epoll set unless another descriptor still refers
+    // to the same open file: only then is EPOLL_CTL_DEL needed, which is what possible_dup is for.
+    (socket.*(&socket_access::impl_)).get_implementation().state_ &= ~asio::detail::socket_ops::possible_dup;
+}
+
 void read_wait::start(asio::ip::tcp::socket& socket, asio::mutable_buffer into, std::shared_ptr<void> keep) {
     if (op_ == nullptr) {
         op_ = new operation(*this);
+        // Inherited from the listening socket, or the reads will simply bring no count.
+        op_->inq_ = op_->inq_tried_ = from_ == origin::accepted;
     }
     op_->descriptor_ = socket.native_handle();
     if (!op_->inq_tried_ && op_->reads_with_data_ >= operation::inq_after) {

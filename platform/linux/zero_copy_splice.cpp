@@ -21,6 +21,17 @@ std::error_code last_error() {
     return {error, asio::error::get_system_category()};
 }
 
+// splice(2) waits on a blocking socket whatever its flags say: the socket must be O_NONBLOCK.
+// Asio has made it so for its own operations on it (a flag it keeps: no system call to ask); a
+// socket only the relay's MSG_DONTWAIT calls have used is made so here, once.
+bool socket_non_blocking(asio::ip::tcp::socket& socket, std::error_code& ec) {
+    if (!socket.native_non_blocking()) {
+        socket.native_non_blocking(true, ec);
+        return !ec;
+    }
+    return true;
+}
+
 } // namespace
 
 struct pipe {
@@ -47,6 +58,9 @@ void close(pipe* p) noexcept {
 }
 
 std::size_t fill(pipe* p, asio::ip::tcp::socket& from, std::size_t max, std::error_code& ec) {
+    if (!socket_non_blocking(from, ec)) {
+        return 0;
+    }
     const ssize_t n = ::splice(from.native_handle(), nullptr, p->write_end, nullptr, max, splice_flags);
     if (n < 0) {
         ec = last_error();
@@ -57,6 +71,9 @@ std::size_t fill(pipe* p, asio::ip::tcp::socket& from, std::size_t max, std::err
 }
 
 std::size_t drain(pipe* p, asio::ip::tcp::socket& to, std::size_t n, std::error_code& ec) {
+    if (!socket_non_blocking(to, ec)) {
+        return 0;
+    }
     const ssize_t moved = ::splice(p->read_end, nullptr, to.native_handle(), nullptr, n, splice_flags);
     if (moved < 0) {
         ec = last_error();

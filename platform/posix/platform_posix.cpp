@@ -44,7 +44,23 @@ std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor, bool
 #else
     (void)shared;
 #endif
+#if defined(__linux__)
+    // Accepted sockets inherit TCP_NODELAY from the listening one on Linux: one setsockopt here
+    // instead of one per connection (prepare_accepted_socket).
+    if (!ec) {
+        acceptor.set_option(asio::ip::tcp::no_delay(true), ec);
+    }
+#endif
     return ec;
+}
+
+void prepare_accepted_socket(asio::ip::tcp::socket& socket) {
+#if defined(__linux__)
+    (void)socket; // TCP_NODELAY came from the listening socket
+#else
+    std::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+#endif
 }
 
 std::string bind_error_hint(std::uint16_t port, const std::error_code& ec) {
@@ -74,14 +90,10 @@ int run_as_service(logger& log, const std::function<int(std::ostream& err)>&) {
     return 2;
 }
 
-std::error_code prepare_relay_socket(asio::ip::tcp::socket& socket) {
-    std::error_code ec;
-    // Asio made the descriptor O_NONBLOCK for the socket's first asynchronous operation (the
-    // sniffing read, the connect) and remembers it: usually nothing to do. splice(2) needs it.
-    if (!socket.native_non_blocking()) {
-        socket.native_non_blocking(true, ec);
-    }
-    return ec;
+std::error_code prepare_relay_socket(asio::ip::tcp::socket&) {
+    // Nothing: receive_now and send_now pass MSG_DONTWAIT, and splice(2) makes its sockets
+    // O_NONBLOCK itself when it first needs them so (platform/linux/zero_copy_splice.cpp).
+    return {};
 }
 
 namespace {

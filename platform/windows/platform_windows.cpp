@@ -331,6 +331,11 @@ std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor, bool
     return {};
 }
 
+void prepare_accepted_socket(asio::ip::tcp::socket& socket) {
+    std::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+}
+
 std::error_code prepare_relay_socket(asio::ip::tcp::socket& socket) {
     // Winsock has no per-call MSG_DONTWAIT: Asio's non-blocking mode makes read_some and
     // write_some return would_block instead of waiting.

@@ -486,6 +486,31 @@ class SystemCalls(GatewayTest):
         self.assertLessEqual(counts.get("epoll_ctl", 0), 4, counts)
 
 
+    def test_new_connection_costs(self):
+        backend = self.http_backend("backend-count")
+        gw = self.start_gateway(toml_config(gateway={"workers": 1}, http={"count.test": backend.address}))
+        self.assertEqual(http_get(gw.http_port, "count.test").body, b"backend-count")
+        connections = 50
+
+        def requests():
+            for index in range(connections):
+                self.assertEqual(http_get(gw.http_port, "count.test", path=f"/{index}").body, b"backend-count")
+
+        counts = self.count_calls(gw.pid, requests)
+        print(f"\n[system calls] {connections} connections: {counts}", file=sys.stderr)
+        slack = 4
+        # The client's address comes with accept; TCP_NODELAY with the listening socket (Linux).
+        self.assertEqual(counts.get("getpeername", 0), 0, counts)
+        self.assertLessEqual(counts.get("setsockopt", 0), connections + slack, counts)  # the backend's TCP_NODELAY
+        # epoll: add the client, add the backend, watch its connect. An accepted socket is closed
+        # without EPOLL_CTL_DEL.
+        self.assertLessEqual(counts.get("epoll_ctl", 0), 3 * connections + slack, counts)
+        # Non-blocking mode: only the backend's socket, for its connect.
+        self.assertLessEqual(counts.get("ioctl", 0) + counts.get("fcntl", 0), connections + slack, counts)
+        # One half-close (the first side to finish); the second side's FIN comes with close.
+        self.assertLessEqual(counts.get("shutdown", 0), connections + slack, counts)
+
+
 class ManyConnections(GatewayTest):
     """1000 connections open at once, each relayed to a backend that keeps it open."""
 
