@@ -1,6 +1,8 @@
 // Connects to a route's backends in order (failover), each attempt under connect_timeout.
 #include "connector.hpp"
 
+#include "reactor_ops.hpp"
+
 namespace kiagateway {
 
 connector::connector(asio::any_io_executor executor, duration timeout)
@@ -69,14 +71,30 @@ void connector::try_backend() {
 }
 
 void connector::connect_endpoints(unsigned attempt, std::vector<asio::ip::tcp::endpoint> endpoints) {
-    auto endpoint_list = std::make_shared<std::vector<asio::ip::tcp::endpoint>>(std::move(endpoints));
-    asio::async_connect(*socket_, *endpoint_list,
-                        [self = shared_from_this(), attempt, socket = socket_,
-                         endpoint_list](const std::error_code& ec, const asio::ip::tcp::endpoint&) {
-                            if (attempt == self->attempt_) {
-                                self->end_attempt(ec);
-                            }
-                        });
+    endpoints_ = std::move(endpoints);
+    next_endpoint_ = 0;
+    connect_next(attempt, asio::error::host_not_found);
+}
+
+void connector::connect_next(unsigned attempt, const std::error_code& last_error) {
+    if (next_endpoint_ >= endpoints_.size()) {
+        end_attempt(last_error); // every address of this backend refused (or it had none)
+        return;
+    }
+    const asio::ip::tcp::endpoint to = endpoints_[next_endpoint_++];
+    std::error_code ignored;
+    socket_->close(ignored);
+    async_connect_nodelay(*socket_, to,
+                          [self = shared_from_this(), attempt, socket = socket_](const std::error_code& ec) {
+                              if (attempt != self->attempt_) {
+                                  return; // the attempt already ended (deadline, cancel)
+                              }
+                              if (ec) {
+                                  self->connect_next(attempt, ec);
+                                  return;
+                              }
+                              self->end_attempt(ec);
+                          });
 }
 
 void connector::end_attempt(const std::error_code& ec) {

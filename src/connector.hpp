@@ -1,4 +1,5 @@
-// Connects to a route's backends in order (failover), each attempt under connect_timeout.
+// Connects to a route's backends in order (failover), each attempt under connect_timeout. The
+// socket it hands over has TCP_NODELAY.
 #pragma once
 
 #include "duration.hpp"
@@ -32,6 +33,8 @@ private:
 
     void try_backend();
     void connect_endpoints(unsigned attempt, std::vector<asio::ip::tcp::endpoint> endpoints);
+    // Tries the next of endpoints_, or ends the attempt with `last_error` when none is left.
+    void connect_next(unsigned attempt, const std::error_code& last_error);
     // Ends the current attempt now, whatever is still pending: its late completions are ignored.
     void end_attempt(const std::error_code& ec);
 
@@ -42,6 +45,8 @@ private:
     // A fresh socket per attempt: an abandoned attempt's pending connect keeps its own socket,
     // so it can never reopen or close the one the next attempt uses.
     socket_ptr socket_;
+    std::vector<asio::ip::tcp::endpoint> endpoints_; // the current backend's addresses
+    std::size_t next_endpoint_ = 0;
     const route* route_ = nullptr;
     std::size_t index_ = 0;
     unsigned attempt_ = 0; // completions carry the attempt they belong to

@@ -3,7 +3,7 @@
 
 #include "endpoint.hpp"
 #include "platform.hpp"
-#include "read_wait.hpp"
+#include "reactor_ops.hpp"
 #include "session.hpp"
 
 #include <stdexcept>

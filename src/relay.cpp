@@ -60,7 +60,7 @@ void relay::close() {
 }
 
 void relay::listen(direction& d) {
-    // The read is the wait (src/read_wait.hpp): no wait for readability, which would cost an
+    // The read is the wait (src/reactor_ops.hpp): no wait for readability, which would cost an
     // epoll_ctl per message, and where possible no read that fails with EAGAIN either.
     d.reading.start(*d.from, d.bytes_in_flight.small_space(), shared_from_this());
 }

@@ -3,7 +3,7 @@
 
 #include "duration.hpp"
 #include "pump.hpp"
-#include "read_wait.hpp"
+#include "reactor_ops.hpp"
 
 #include <asio.hpp>
 

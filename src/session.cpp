@@ -174,8 +174,6 @@ void session::on_connected(asio::ip::tcp::socket backend, const backend_address*
         return;
     }
     record_.backend = connected_to->to_string();
-    std::error_code ignored;
-    backend.set_option(asio::ip::tcp::no_delay(true), ignored);
     phase_ = phase::relaying;
     auto r = std::make_shared<relay>(std::move(client_), std::move(backend), std::move(buffer_),
                                      runtime_->settings.idle_timeout, worker_.pumps());

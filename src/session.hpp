@@ -3,7 +3,7 @@
 
 #include "connector.hpp"
 #include "log.hpp"
-#include "read_wait.hpp"
+#include "reactor_ops.hpp"
 #include "relay.hpp"
 #include "sniff_http.hpp"
 #include "sniff_tls.hpp"

@@ -1,6 +1,6 @@
-// The relay's wait for bytes (src/read_wait.hpp): every message arrives, the end of the stream is
+// The relay's wait for bytes (src/reactor_ops.hpp): every message arrives, the end of the stream is
 // seen even when it came with the last bytes, and a close ends the wait and lets go of its owner.
-#include "read_wait.hpp"
+#include "reactor_ops.hpp"
 
 #include "platform.hpp"
 #include "test_support.hpp"
@@ -160,4 +160,69 @@ TEST_CASE("an io_context destroyed with a read_wait pending lets go of its owner
         CHECK_FALSE(watch.expired()); // the pending read holds it
     }
     CHECK(watch.expired());
+}
+
+namespace {
+
+// Runs `io` until `done` is set (at most 3 s).
+void run_until(asio::io_context& io, const bool& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!done && std::chrono::steady_clock::now() < deadline) {
+        io.restart();
+        io.run_for(std::chrono::milliseconds(20));
+    }
+}
+
+} // namespace
+
+TEST_CASE("async_connect_nodelay connects with TCP_NODELAY, reports a refusal, and can try again") {
+    asio::io_context io;
+    // A port nothing listens on: bind one, note it, close it.
+    asio::ip::tcp::endpoint dead;
+    {
+        asio::ip::tcp::acceptor a(io, {asio::ip::make_address("127.0.0.1"), 0});
+        dead = a.local_endpoint();
+    }
+    asio::ip::tcp::acceptor listening(io, {asio::ip::make_address("127.0.0.1"), 0});
+    asio::ip::tcp::socket socket(io);
+
+    bool done = false;
+    std::error_code result;
+    async_connect_nodelay(socket, dead, [&](const std::error_code& ec) {
+        result = ec;
+        done = true;
+    });
+    run_until(io, done);
+    REQUIRE(done);
+    CHECK(result == asio::error::connection_refused);
+
+    // The next address, on the same socket object (as the connector does).
+    std::error_code ignored;
+    socket.close(ignored);
+    done = false;
+    async_connect_nodelay(socket, listening.local_endpoint(), [&](const std::error_code& ec) {
+        result = ec;
+        done = true;
+    });
+    run_until(io, done);
+    REQUIRE(done);
+    REQUIRE_FALSE(result);
+    asio::ip::tcp::no_delay nodelay;
+    socket.get_option(nodelay);
+    CHECK(nodelay.value());
+    asio::ip::tcp::socket peer = listening.accept();
+    CHECK(peer.remote_endpoint() == socket.local_endpoint());
+
+    // Bytes go both ways through the connected socket, with Asio's own operations too.
+    asio::write(peer, asio::buffer(std::string("hello")));
+    char got[5] = {};
+    done = false;
+    asio::async_read(socket, asio::buffer(got), [&](const std::error_code& ec, std::size_t) {
+        result = ec;
+        done = true;
+    });
+    run_until(io, done);
+    REQUIRE(done);
+    CHECK_FALSE(result);
+    CHECK(std::string(got, 5) == "hello");
 }

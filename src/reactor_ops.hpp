@@ -1,18 +1,24 @@
-// The relay's wait for bytes on one socket: a read into a small buffer that completes through the
-// socket's io_context, like async_read_some.
+// The socket operations the relay and the connection set-up use most, cheaper in system calls
+// than Asio's own where the reactor is Asio 1.22's epoll one (Linux:
+// platform/linux/reactor_ops_epoll.cpp, which reaches into that reactor); elsewhere
+// (src/reactor_ops_asio.cpp) they are Asio's. The build picks one (KG_EPOLL_OPS in CMakeLists.txt).
 //
-// Asio's own async_read_some learns that a socket is drained only from a read that fails: after
-// every short read, its next read is tried at once and fails with EAGAIN, one wasted system call
-// per message. (A wait for readability instead costs an epoll_ctl each time.) Where the reactor is
-// Asio 1.22's epoll one (platform/linux/read_wait_epoll.cpp), a short read counts as drained, so
-// the next read is queued without a system call and performed on the reactor's next
-// edge-triggered event. Elsewhere (src/read_wait_asio.cpp) it is async_read_some. The build
-// picks one (KG_EPOLL_READ in CMakeLists.txt).
+// read_wait: a read into a small buffer that completes through the socket's io_context, like
+// async_read_some. Asio's own read learns that a socket is drained only from a read that fails:
+// after every short read its next one is tried at once and fails with EAGAIN, a wasted system
+// call per message (and a wait for readability costs an epoll_ctl each time). On epoll a read that
+// the kernel says emptied the socket (TCP_INQ) tells the reactor so, and the next read is queued
+// without a system call, to be performed on the reactor's next edge-triggered event.
+//
+// async_connect_nodelay: a connect whose socket has TCP_NODELAY. On epoll the socket is made
+// non-blocking and TCP_NODELAY by socket(2) and one setsockopt before connecting, and its result
+// comes from SO_ERROR alone: no FIONBIO ioctl and no poll(2), which Asio's connect adds.
 #pragma once
 
 #include <asio/ip/tcp.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <system_error>
 
@@ -55,5 +61,10 @@ private:
     origin from_;
     operation* op_ = nullptr; // made on first use, reused for every read
 };
+
+// Connects `socket` (closed; opened here for `to`'s protocol) to `to`, then calls `done` on the
+// socket's io_context. On success the socket has TCP_NODELAY. `socket` must outlive the call.
+using connect_handler = std::function<void(const std::error_code& ec)>;
+void async_connect_nodelay(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done);
 
 } // namespace kiagateway

@@ -1,5 +1,7 @@
-// Linux, Asio 1.22's epoll reactor: the relay's wait for bytes as a reactor operation of its own,
-// whose reads tell the reactor when the socket is drained (src/read_wait.hpp says why).
+// Linux, Asio 1.22's epoll reactor: the socket operations of src/reactor_ops.hpp, which says why.
+//
+// read_wait is a reactor operation of its own, whose reads tell the reactor when the socket is
+// drained.
 //
 // Asio's reactor keeps, per descriptor and direction, whether a read may succeed right now
 // ("try_speculative"): an edge-triggered event sets it, and an operation that reports
@@ -18,13 +20,14 @@
 //
 // This uses Asio's internal reactor interface (asio::detail), which differs between Asio versions:
 // CMakeLists.txt compiles this file only for the version it was written against, and
-// src/read_wait_asio.cpp otherwise.
-#include "read_wait.hpp"
+// src/reactor_ops_asio.cpp otherwise.
+#include "reactor_ops.hpp"
 
 #include <asio/detail/epoll_reactor.hpp>
 #include <asio/detail/reactor_op.hpp>
 #include <asio/error.hpp>
 #include <asio/execution/context.hpp>
+#include <asio/post.hpp>
 #include <asio/query.hpp>
 #include <asio/version.hpp>
 
@@ -33,9 +36,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #if ASIO_VERSION < 102200 || ASIO_VERSION >= 102300 || !defined(ASIO_HAS_EPOLL) || defined(ASIO_HAS_IO_URING_AS_DEFAULT)
-#error "read_wait_epoll.cpp is written against Asio 1.22's epoll reactor: build src/read_wait_asio.cpp instead"
+#error "reactor_ops_epoll.cpp is written against Asio 1.22's epoll reactor: build src/reactor_ops_asio.cpp instead"
 #endif
 
 namespace kiagateway {
@@ -47,6 +51,10 @@ namespace {
 struct socket_access : asio::ip::tcp::socket {
     using asio::ip::tcp::socket::impl_;
 };
+
+asio::detail::socket_ops::state_type& socket_state(asio::ip::tcp::socket& socket) {
+    return (socket.*(&socket_access::impl_)).get_implementation().state_;
+}
 
 } // namespace
 
@@ -135,7 +143,7 @@ void read_wait::prepare_listener(asio::ip::tcp::acceptor& acceptor) noexcept {
 void read_wait::accepted(asio::ip::tcp::socket& socket) noexcept {
     // Closing a descriptor removes it from every epoll set unless another descriptor still refers
     // to the same open file: only then is EPOLL_CTL_DEL needed, which is what possible_dup is for.
-    (socket.*(&socket_access::impl_)).get_implementation().state_ &= ~asio::detail::socket_ops::possible_dup;
+    socket_state(socket) &= ~asio::detail::socket_ops::possible_dup;
 }
 
 void read_wait::start(asio::ip::tcp::socket& socket, asio::mutable_buffer into, std::shared_ptr<void> keep) {
@@ -160,6 +168,59 @@ void read_wait::start(asio::ip::tcp::socket& socket, asio::mutable_buffer into, 
     // The same call Asio's async_receive makes: a read operation, which may be tried at once.
     reactor.start_op(asio::detail::epoll_reactor::read_op, impl.socket_, impl.reactor_data_, op_,
                      /*is_continuation=*/false, /*allow_speculative=*/true);
+}
+
+namespace {
+
+std::error_code last_error() { return {errno, asio::error::get_system_category()}; }
+
+void complete_later(asio::ip::tcp::socket& socket, connect_handler done, std::error_code ec) {
+    asio::post(socket.get_executor(), [done = std::move(done), ec] { done(ec); });
+}
+
+} // namespace
+
+void async_connect_nodelay(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done) {
+    const int descriptor = ::socket(to.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (descriptor < 0) {
+        complete_later(socket, std::move(done), last_error());
+        return;
+    }
+    const int on = 1;
+    (void)::setsockopt(descriptor, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)); // best effort, as before
+    std::error_code ec;
+    socket.assign(to.protocol(), descriptor, ec); // registers it with the reactor
+    if (ec) {
+        ::close(descriptor);
+        complete_later(socket, std::move(done), ec);
+        return;
+    }
+    // Tell Asio what socket(2) already did (it would otherwise make it non-blocking again, with an
+    // ioctl, before its first operation), and that the descriptor is nobody else's.
+    socket_state(socket) |= asio::detail::socket_ops::internal_non_blocking;
+    socket_state(socket) &= ~asio::detail::socket_ops::possible_dup;
+    if (::connect(descriptor, to.data(), static_cast<socklen_t>(to.size())) == 0) {
+        complete_later(socket, std::move(done), {});
+        return;
+    }
+    if (errno != EINPROGRESS && errno != EINTR) { // EINTR: the connection goes on in the background
+        complete_later(socket, std::move(done), last_error());
+        return;
+    }
+    // A TCP socket turns writable only once connected or failed (never while SYN_SENT), so the
+    // wait's end is the result, and SO_ERROR says which.
+    socket.async_wait(asio::socket_base::wait_write, [&socket, done = std::move(done)](const std::error_code& waited) {
+        if (waited) {
+            done(waited);
+            return;
+        }
+        int error = 0;
+        socklen_t length = sizeof(error);
+        if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) {
+            error = errno;
+        }
+        done(error == 0 ? std::error_code() : std::error_code(error, asio::error::get_system_category()));
+    });
 }
 
 } // namespace kiagateway
