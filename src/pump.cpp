@@ -3,10 +3,15 @@
 
 #include "platform.hpp"
 
+#include <utility>
+
 namespace kiagateway {
 
 pump_pool::~pump_pool() {
     for (buffer* b : buffers_) {
+        delete b;
+    }
+    for (head_block* b : heads_) {
         delete b;
     }
     for (zero_copy::pipe* p : pipes_) {
@@ -29,6 +34,52 @@ void pump_pool::give(buffer* b) {
     } else {
         delete b;
     }
+}
+
+pump_pool::head_block* pump_pool::take_head() {
+    if (heads_.empty()) {
+        return new head_block;
+    }
+    head_block* b = heads_.back();
+    heads_.pop_back();
+    return b;
+}
+
+void pump_pool::give(head_block* b) {
+    if (heads_.size() < max_free) {
+        heads_.push_back(b);
+    } else {
+        delete b;
+    }
+}
+
+head_buffer::head_buffer(head_buffer&& other) noexcept
+    : pool_(other.pool_), block_(std::exchange(other.block_, nullptr)), grown_(std::move(other.grown_)),
+      size_(std::exchange(other.size_, 0)) {}
+
+std::uint8_t* head_buffer::data() noexcept { return block_ != nullptr ? block_->data.data() : grown_.data(); }
+
+void head_buffer::resize(std::size_t size) {
+    if (size <= sizeof(pump_pool::head_block::data) && grown_.empty()) {
+        if (block_ == nullptr) {
+            block_ = pool_->take_head();
+        }
+    } else {
+        if (block_ != nullptr) {
+            grown_.assign(block_->data.begin(), block_->data.begin() + static_cast<std::ptrdiff_t>(size_));
+            pool_->give(std::exchange(block_, nullptr));
+        }
+        grown_.resize(size);
+    }
+    size_ = size;
+}
+
+void head_buffer::release() noexcept {
+    if (block_ != nullptr) {
+        pool_->give(std::exchange(block_, nullptr));
+    }
+    grown_ = {};
+    size_ = 0;
 }
 
 zero_copy::pipe* pump_pool::take_pipe(std::error_code& ec) {

@@ -44,6 +44,10 @@ public:
     struct buffer {
         std::array<std::uint8_t, 16 * 1024> data;
     };
+    // A connection's first bytes, read before routing (head_buffer).
+    struct head_block {
+        std::array<std::uint8_t, 4 * 1024> data;
+    };
     pump_pool() = default;
     ~pump_pool();
     pump_pool(const pump_pool&) = delete;
@@ -51,19 +55,51 @@ public:
 
     buffer* take_buffer();
     void give(buffer* b);
+    head_block* take_head();
+    void give(head_block* b);
     // nullptr and `ec` set when no pipe can be made (out of descriptors).
     zero_copy::pipe* take_pipe(std::error_code& ec);
     // A pipe that may still hold bytes (`clean` false) is closed, never handed out again.
     void give(zero_copy::pipe* p, bool clean);
 
     std::size_t free_buffers() const noexcept { return buffers_.size(); }
+    std::size_t free_heads() const noexcept { return heads_.size(); }
     std::size_t free_pipes() const noexcept { return pipes_.size(); }
     // Beyond this many free buffers or pipes, returned ones are freed.
     static constexpr std::size_t max_free = 64;
 
 private:
     std::vector<buffer*> buffers_;
+    std::vector<head_block*> heads_;
     std::vector<zero_copy::pipe*> pipes_;
+};
+
+// The bytes read from a client before routing, until they are written to the backend. They start
+// in a 4 KiB block from the worker's pool, which most heads and ClientHellos fit: connections that
+// come and go reuse the same few blocks, where a heap buffer each would leave a hole in the heap
+// for every connection that stays open after its own was freed. A head that outgrows the block
+// moves to a heap buffer (up to max_header_bytes).
+class head_buffer {
+public:
+    explicit head_buffer(pump_pool& pool) noexcept : pool_(&pool) {}
+    head_buffer(head_buffer&& other) noexcept;
+    head_buffer& operator=(head_buffer&&) = delete;
+    head_buffer(const head_buffer&) = delete;
+    ~head_buffer() { release(); }
+
+    std::uint8_t* data() noexcept;
+    // The room asked for by the last resize (0 before it, and after release).
+    std::size_t size() const noexcept { return size_; }
+    // Room for `size` bytes; the bytes already there stay.
+    void resize(std::size_t size);
+    // Gives the block back (or frees the heap buffer).
+    void release() noexcept;
+
+private:
+    pump_pool* pool_;
+    pump_pool::head_block* block_ = nullptr;
+    std::vector<std::uint8_t> grown_;
+    std::size_t size_ = 0;
 };
 
 class pump {

@@ -49,6 +49,10 @@ public:
     // TCP_INQ, which they inherit). Without it (or where it fails) they only learn it later.
     static void prepare_listener(asio::ip::tcp::acceptor& acceptor) noexcept;
 
+    // Frees what the reads used, when the owner will read no more with it (no read pending; the
+    // callback itself may call it). A later start() makes it anew.
+    void release() noexcept;
+
     // For a socket just accepted: its descriptor is its own, never a duplicate, so closing it
     // can leave the reactor's bookkeeping to the kernel (Linux: Asio, which takes an accepted
     // descriptor for one that might be shared, would otherwise spend an EPOLL_CTL_DEL on it).

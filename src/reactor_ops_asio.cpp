@@ -8,6 +8,8 @@ struct read_wait::operation {};
 
 read_wait::~read_wait() = default;
 
+void read_wait::release() noexcept {}
+
 void read_wait::prepare_listener(asio::ip::tcp::acceptor&) noexcept {}
 
 void read_wait::accepted(asio::ip::tcp::socket&) noexcept {}

@@ -12,8 +12,8 @@ constexpr int chunks_per_turn = 16;
 
 } // namespace
 
-relay::relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, std::vector<std::uint8_t> sniffed,
-             duration idle_timeout, pump_pool& pumps)
+relay::relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, head_buffer sniffed, duration idle_timeout,
+             pump_pool& pumps)
     : client_(std::move(client)), backend_(std::move(backend)), sniffed_(std::move(sniffed)),
       up_(*this, client_, read_wait::origin::accepted, backend_, pumps),
       down_(*this, backend_, read_wait::origin::connected, client_, pumps), timer_(client_.get_executor()),
@@ -35,7 +35,7 @@ void relay::start(std::size_t prefix, handler done) {
     }
     listen(down_);
     if (prefix == 0) {
-        sniffed_ = {};
+        sniffed_.release();
         listen(up_);
         return;
     }
@@ -43,7 +43,7 @@ void relay::start(std::size_t prefix, handler done) {
     asio::async_write(backend_, asio::buffer(sniffed_.data(), prefix),
                       [self = shared_from_this()](const std::error_code& error, std::size_t written) {
                           self->up_.bytes += written;
-                          self->sniffed_ = {};
+                          self->sniffed_.release();
                           if (error) {
                               self->finish_direction(self->up_, false);
                               return;

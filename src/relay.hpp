@@ -27,8 +27,8 @@ public:
 
     // `sniffed` holds the bytes read from the client before routing; `pumps` is the worker's pool
     // (it must outlive the relay: the worker owns both).
-    relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, std::vector<std::uint8_t> sniffed,
-          duration idle_timeout, pump_pool& pumps);
+    relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, head_buffer sniffed, duration idle_timeout,
+          pump_pool& pumps);
 
     // Writes the first `prefix` sniffed bytes to the backend, exactly as received, then relays.
     void start(std::size_t prefix, handler done);
@@ -64,7 +64,7 @@ private:
 
     asio::ip::tcp::socket client_;
     asio::ip::tcp::socket backend_;
-    std::vector<std::uint8_t> sniffed_; // freed once written to the backend
+    head_buffer sniffed_; // given back once written to the backend
     direction up_;
     direction down_;
     asio::steady_timer timer_;

@@ -12,16 +12,17 @@ namespace {
 // closing does not reset the connection before the client has read the answer.
 constexpr auto linger_time = std::chrono::seconds(2);
 
-// Most heads and ClientHellos fit in 4 KiB; the buffer doubles only for the ones that do not.
-constexpr std::size_t initial_read_buffer = 4 * 1024;
+// Most heads and ClientHellos fit in 4 KiB (a pooled block: head_buffer); the buffer doubles only
+// for the ones that do not.
+constexpr std::size_t initial_read_buffer = sizeof(pump_pool::head_block::data);
 
 } // namespace
 
 session::session(worker& owner, asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, protocol proto,
                  const std::string& listener)
     : worker_(owner), client_(std::move(client)), timer_(client_.get_executor()), runtime_(owner.current()),
-      tls_(tls_limits{runtime_->settings.max_header_bytes}), http_(http_limits{runtime_->settings.max_header_bytes}),
-      started_(std::chrono::steady_clock::now()) {
+      buffer_(owner.pumps()), tls_(tls_limits{runtime_->settings.max_header_bytes}),
+      http_(http_limits{runtime_->settings.max_header_bytes}), started_(std::chrono::steady_clock::now()) {
     record_.start = std::chrono::system_clock::now();
     record_.id = owner.next_id();
     record_.proto = proto;
@@ -135,6 +136,7 @@ void session::on_read(std::size_t n) {
 
 void session::route(const sniff_result& sniffed) {
     timer_.cancel();
+    sniffing_.release(); // no more reads from the session: the relay has its own
     record_.name = sniffed.name;
     record_.bytes_up = filled_;
     const route_table& table = record_.proto == protocol::http ? *runtime_->http : *runtime_->https;
@@ -216,16 +218,17 @@ void session::linger() {
 
 void session::drain_client() {
     // Drop whatever the client still sends until it closes its side.
-    client_.async_read_some(asio::buffer(buffer_), [self = shared_from_this()](const std::error_code& ec, std::size_t) {
-        if (self->phase_ != phase::answering) {
-            return;
-        }
-        if (ec) {
-            self->close();
-            return;
-        }
-        self->drain_client();
-    });
+    client_.async_read_some(asio::buffer(buffer_.data(), buffer_.size()),
+                            [self = shared_from_this()](const std::error_code& ec, std::size_t) {
+                                if (self->phase_ != phase::answering) {
+                                    return;
+                                }
+                                if (ec) {
+                                    self->close();
+                                    return;
+                                }
+                                self->drain_client();
+                            });
 }
 
 } // namespace kiagateway

@@ -56,7 +56,7 @@ private:
     asio::steady_timer timer_;
     std::shared_ptr<const runtime> runtime_; // the table this connection started with, kept on reload
     phase phase_ = phase::sniffing;
-    std::vector<std::uint8_t> buffer_;
+    head_buffer buffer_;
     std::size_t filled_ = 0;
     read_wait sniffing_{&session::on_sniff_read, this, read_wait::origin::accepted};
     tls_sniffer tls_;

@@ -116,7 +116,10 @@ struct read_wait::operation : asio::detail::reactor_op {
             ++self->reads_with_data_;
         }
         if (scheduler != nullptr) {
-            self->owner_.done_(self->owner_.context_, self->ec_, self->bytes_transferred_);
+            // Copies: the callback may release() this operation.
+            const asio::error_code ec = self->ec_;
+            const read_wait& owner = self->owner_;
+            owner.done_(owner.context_, ec, self->bytes_transferred_);
         }
     }
 
@@ -133,6 +136,12 @@ struct read_wait::operation : asio::detail::reactor_op {
 };
 
 read_wait::~read_wait() { delete op_; }
+
+void read_wait::release() noexcept {
+    // From inside the callback too: the operation's completion touches nothing after calling it.
+    delete op_;
+    op_ = nullptr;
+}
 
 void read_wait::prepare_listener(asio::ip::tcp::acceptor& acceptor) noexcept {
     const int on = 1;

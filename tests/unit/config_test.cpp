@@ -347,12 +347,14 @@ TEST_CASE("deep nesting is refused before toml11 recurses into it") {
 }
 
 TEST_CASE("[gateway] user and group: optional names, checked for type") {
-    auto cfg = load_ok("[gateway]\nuser = \"kiagateway\"\ngroup = \"nogroup\"\n[backends]\n\"a.example\" = \"10.0.0.1:80\"\n");
+    auto cfg =
+        load_ok("[gateway]\nuser = \"kiagateway\"\ngroup = \"nogroup\"\n[backends]\n\"a.example\" = \"10.0.0.1:80\"\n");
     CHECK(cfg.gateway.user == "kiagateway");
     CHECK(cfg.gateway.group == "nogroup");
     cfg = load_ok("[backends]\n\"a.example\" = \"10.0.0.1:80\"\n");
     CHECK(cfg.gateway.user.empty());
-    const auto errors = errors_of("[gateway]\nuser = 1000\ngroup = \"\"\n[backends]\n\"a.example\" = \"10.0.0.1:80\"\n");
+    const auto errors =
+        errors_of("[gateway]\nuser = 1000\ngroup = \"\"\n[backends]\n\"a.example\" = \"10.0.0.1:80\"\n");
     REQUIRE(errors.size() == 2);
     CHECK_THAT(errors[0], contains("t.toml:2:8: error: [gateway] user must be a non-empty user name"));
     CHECK_THAT(errors[1], contains("t.toml:3:9: error: [gateway] group must be a non-empty group name"));

@@ -259,3 +259,35 @@ TEST_CASE("bytes a waiting read put in the small buffer leave with one write, an
     }
     CHECK(read_all_available(out.b, pump::small_bytes).size() == pump::small_bytes);
 }
+
+TEST_CASE("a head buffer starts in a pooled block, keeps its bytes when it grows, and gives the block back") {
+    pump_pool pool;
+    {
+        head_buffer head(pool);
+        CHECK(head.size() == 0);
+        head.resize(1000);
+        REQUIRE(head.size() == 1000);
+        std::memcpy(head.data(), "GET / HTTP/1.1\r\n", 16);
+        head.resize(sizeof(pump_pool::head_block::data));
+        CHECK(std::memcmp(head.data(), "GET / HTTP/1.1\r\n", 16) == 0);
+        // Past the block: a heap buffer, the block back in the pool, the bytes kept.
+        head.resize(3 * sizeof(pump_pool::head_block::data));
+        CHECK(head.size() == 3 * sizeof(pump_pool::head_block::data));
+        CHECK(std::memcmp(head.data(), "GET / HTTP/1.1\r\n", 16) == 0);
+        CHECK(pool.free_heads() == 1);
+        head.data()[head.size() - 1] = 'x'; // the whole room is usable
+    }
+    // Connections that come and go reuse the same block.
+    head_buffer first(pool);
+    first.resize(512);
+    const std::uint8_t* block = first.data();
+    CHECK(pool.free_heads() == 0);
+    head_buffer moved(std::move(first)); // handed from the session to the relay
+    CHECK(moved.data() == block);
+    CHECK(first.size() == 0);
+    moved.release();
+    CHECK(pool.free_heads() == 1);
+    head_buffer second(pool);
+    second.resize(4096);
+    CHECK(second.data() == block);
+}
