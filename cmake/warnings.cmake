@@ -21,6 +21,12 @@ if(KG_SANITIZE)
         target_compile_options(kiagateway_warnings INTERFACE
             -fsanitize=${KG_SANITIZE} -fno-omit-frame-pointer -fno-sanitize-recover=all)
         target_link_options(kiagateway_warnings INTERFACE -fsanitize=${KG_SANITIZE})
+        if(KG_SANITIZE MATCHES "undefined")
+            # UBSan's vptr check first asks whether the vtable is readable by writing it to a pipe;
+            # out of descriptors (integration.Limits runs the gateway into EMFILE on purpose) that
+            # fails and a valid object is reported as having an "invalid vptr".
+            target_compile_options(kiagateway_warnings INTERFACE -fno-sanitize=vptr)
+        endif()
     endif()
 endif()
 
