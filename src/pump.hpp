@@ -126,6 +126,8 @@ public:
     bool holding() const noexcept { return buffer_ != nullptr || pipe_ != nullptr; }
     // The last fill (or took()) filled its whole space: more is probably waiting already.
     bool last_fill_was_full() const noexcept { return last_full_; }
+    // The source is readable (a wait said so): the next fill should not be skipped.
+    void expect_bytes() noexcept { last_full_ = true; }
     bool zero_copy() const noexcept { return bulk_; }
 
 private:
