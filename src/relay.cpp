@@ -63,17 +63,7 @@ void relay::listen(direction& d) {
     if (d.bytes_in_flight.zero_copy()) {
         // A bulk transfer: its bytes go through a pipe, not through user space. A wait for
         // readability (one epoll_ctl) costs less than reading 512 bytes to write them on.
-        d.from->async_wait(asio::socket_base::wait_read, [self = shared_from_this(), &d](const std::error_code& ec) {
-            if (d.done) {
-                return;
-            }
-            if (ec) {
-                self->finish_direction(d, false);
-                return;
-            }
-            d.bytes_in_flight.expect_bytes();
-            self->move(d);
-        });
+        wait(d, *d.from, asio::socket_base::wait_read);
         return;
     }
     // Messages: the read is the wait (src/reactor_ops.hpp). No wait for readability, which would
@@ -120,7 +110,7 @@ void relay::move(direction& d) {
             last_activity_ = std::chrono::steady_clock::now(); // idle = no byte moved for idle_timeout
         }
         if (ec == asio::error::would_block) {
-            wait_writable(d);
+            wait(d, *d.to, asio::socket_base::wait_write);
             return;
         }
         if (ec) {
@@ -136,14 +126,17 @@ void relay::move(direction& d) {
     });
 }
 
-void relay::wait_writable(direction& d) {
-    d.to->async_wait(asio::socket_base::wait_write, [self = shared_from_this(), &d](const std::error_code& ec) {
+void relay::wait(direction& d, asio::ip::tcp::socket& socket, asio::socket_base::wait_type what) {
+    socket.async_wait(what, [self = shared_from_this(), &d, what](const std::error_code& ec) {
         if (d.done) {
             return;
         }
         if (ec) {
             self->finish_direction(d, false);
             return;
+        }
+        if (what == asio::socket_base::wait_read) {
+            d.bytes_in_flight.expect_bytes(); // so move() reads rather than waits again
         }
         self->move(d);
     });

@@ -57,7 +57,8 @@ private:
     void listen(direction& d);
     static void on_read(void* direction_of_relay, const std::error_code& ec, std::size_t n);
     void move(direction& d);
-    void wait_writable(direction& d);
+    // Waits until `socket` is readable (from) or writable (to), then moves on.
+    void wait(direction& d, asio::ip::tcp::socket& socket, asio::socket_base::wait_type what);
     void finish_direction(direction& d, bool eof);
     void arm_idle_timer();
     void complete();
