@@ -8,50 +8,18 @@
 namespace kiagateway {
 
 pump_pool::~pump_pool() {
-    for (buffer* b : buffers_) {
-        delete b;
-    }
-    for (head_block* b : heads_) {
-        delete b;
-    }
     for (zero_copy::pipe* p : pipes_) {
         zero_copy::close(p);
     }
 }
 
-pump_pool::buffer* pump_pool::take_buffer() {
-    if (buffers_.empty()) {
-        return new buffer;
-    }
-    buffer* b = buffers_.back();
-    buffers_.pop_back();
-    return b;
-}
+pump_pool::buffer* pump_pool::take_buffer() { return buffers_.take(); }
 
-void pump_pool::give(buffer* b) {
-    if (buffers_.size() < max_free) {
-        buffers_.push_back(b);
-    } else {
-        delete b;
-    }
-}
+void pump_pool::give(buffer* b) { buffers_.give(b); }
 
-pump_pool::head_block* pump_pool::take_head() {
-    if (heads_.empty()) {
-        return new head_block;
-    }
-    head_block* b = heads_.back();
-    heads_.pop_back();
-    return b;
-}
+pump_pool::head_block* pump_pool::take_head() { return heads_.take(); }
 
-void pump_pool::give(head_block* b) {
-    if (heads_.size() < max_free) {
-        heads_.push_back(b);
-    } else {
-        delete b;
-    }
-}
+void pump_pool::give(head_block* b) { heads_.give(b); }
 
 head_buffer::head_buffer(head_buffer&& other) noexcept
     : pool_(other.pool_), block_(std::exchange(other.block_, nullptr)), grown_(std::move(other.grown_)),

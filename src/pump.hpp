@@ -62,15 +62,39 @@ public:
     // A pipe that may still hold bytes (`clean` false) is closed, never handed out again.
     void give(zero_copy::pipe* p, bool clean);
 
-    std::size_t free_buffers() const noexcept { return buffers_.size(); }
-    std::size_t free_heads() const noexcept { return heads_.size(); }
+    std::size_t free_buffers() const noexcept { return buffers_.blocks.size(); }
+    std::size_t free_heads() const noexcept { return heads_.blocks.size(); }
     std::size_t free_pipes() const noexcept { return pipes_.size(); }
     // Beyond this many free buffers or pipes, returned ones are freed.
     static constexpr std::size_t max_free = 64;
 
 private:
-    std::vector<buffer*> buffers_;
-    std::vector<head_block*> heads_;
+    // Free blocks of one kind, at most max_free of them kept.
+    template <typename Block> struct free_list {
+        std::vector<Block*> blocks;
+        ~free_list() {
+            for (Block* b : blocks) {
+                delete b;
+            }
+        }
+        Block* take() {
+            if (blocks.empty()) {
+                return new Block;
+            }
+            Block* b = blocks.back();
+            blocks.pop_back();
+            return b;
+        }
+        void give(Block* b) {
+            if (blocks.size() < max_free) {
+                blocks.push_back(b);
+            } else {
+                delete b;
+            }
+        }
+    };
+    free_list<buffer> buffers_;
+    free_list<head_block> heads_;
     std::vector<zero_copy::pipe*> pipes_;
 };
 
