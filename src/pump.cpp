@@ -1,4 +1,4 @@
-// The relay's pump: a pooled buffer for small messages, zero-copy pipes for bulk (src/pump.hpp).
+// The relay's pump: a pooled buffer taken at readiness, zero-copy pipes for bulk (src/pump.hpp).
 #include "pump.hpp"
 
 #include "platform.hpp"
@@ -79,10 +79,30 @@ void pump::release(bool clean) {
     }
 }
 
+asio::mutable_buffer pump::read_space() {
+    if (buffer_ == nullptr) {
+        buffer_ = pool_.take_buffer();
+    }
+    return asio::buffer(buffer_->data);
+}
+
+void pump::read_space_unused() noexcept {
+    if (pending_ == 0) {
+        release(true);
+    }
+}
+
 void pump::took(std::size_t n) noexcept {
-    next_ = small_.data();
+    next_ = buffer_->data.data();
     pending_ = n;
-    last_full_ = n == small_.size();
+    filled(n == buffer_->data.size());
+}
+
+void pump::filled(bool full) noexcept {
+    last_full_ = full;
+    // A full buffer: a bulk transfer. Where the kernel can move it without a copy, the next
+    // chunks go through a pipe.
+    bulk_ = full && zero_copy::available();
 }
 
 std::size_t pump::fill(asio::ip::tcp::socket& from, std::error_code& ec) {
@@ -101,10 +121,7 @@ std::size_t pump::fill(asio::ip::tcp::socket& from, std::error_code& ec) {
         }
         n = platform::receive_now(from, buffer_->data.data(), buffer_->data.size(), ec);
         next_ = buffer_->data.data();
-        last_full_ = n == buffer_->data.size();
-        // A full buffer: a bulk transfer. Where the kernel can move it without a copy, the
-        // next chunks go through a pipe.
-        bulk_ = last_full_ && zero_copy::available();
+        filled(n == buffer_->data.size());
     }
     pending_ = n;
     if (n == 0) {

@@ -1,14 +1,13 @@
-// One direction of a relay moves its bytes through a "pump". While the direction waits, the
-// reactor's read waits into the pump's small inline buffer: a request, a response head or a TLS
-// record of an interactive session arrives there with the wake-up itself, and leaves with one
-// write. A read that fills it means more is coming: the pump reads on into a pooled 16 KiB
-// buffer, and once such a read fills that too the direction is carrying a bulk transfer, and
-// where the OS can move bytes without copying them into the gateway (Linux: splice(2) through a
-// pipe) the pump switches to that for the rest of the connection.
+// One direction of a relay moves its bytes through a "pump". While the direction waits it holds
+// nothing: the reactor's read asks for room only once the socket is readable (src/reactor_ops.hpp),
+// and the pump then takes a 16 KiB buffer from its worker's pool; a request, a response head or a
+// TLS record of an interactive session arrives there with the wake-up itself, leaves with one
+// write, and the buffer goes back. A read that fills the buffer means a bulk transfer: where the
+// OS can move bytes without copying them into the gateway (Linux: splice(2) through a pipe) the
+// pump switches to that for the rest of the connection.
 //
-// Apart from its small buffer, a pump holds a buffer or a pipe from its worker's pool only while
-// bytes are in flight: an idle connection holds neither, and a busy worker reuses the same few
-// instead of allocating.
+// A pump holds a buffer or a pipe from its worker's pool only while bytes are in flight: an idle
+// connection holds neither, and a busy worker reuses the same few instead of allocating.
 #pragma once
 
 #include <asio/ip/tcp.hpp>
@@ -133,10 +132,11 @@ public:
     pump(const pump&) = delete;
     pump& operator=(const pump&) = delete;
 
-    // What the asynchronous read waiting for the next bytes reads into, while the pump is empty.
-    static constexpr std::size_t small_bytes = 512;
-    asio::mutable_buffer small_space() noexcept { return asio::buffer(small_); }
-    // That read delivered `n` bytes into small_space(): they are pending now.
+    // Room for the reactor's read, once `from` is readable: a buffer from the pool, taken now.
+    asio::mutable_buffer read_space();
+    // That read brought nothing: the buffer goes back (unless bytes are still pending in it).
+    void read_space_unused() noexcept;
+    // That read delivered `n` > 0 bytes into read_space(): they are pending now.
     void took(std::size_t n) noexcept;
 
     // Moves what `from` has ready, up to one chunk, into the pump (which must be empty). Returns
@@ -156,15 +156,17 @@ public:
 
 private:
     void release(bool clean);
+    // A read filled the buffer (`full`) or not: whether more is probably waiting already, and
+    // whether this is a bulk transfer.
+    void filled(bool full) noexcept;
 
     pump_pool& pool_;
     pump_pool::buffer* buffer_ = nullptr;
     zero_copy::pipe* pipe_ = nullptr;
-    const std::uint8_t* next_ = nullptr; // the first pending byte, in small_ or *buffer_; null: in pipe_
+    const std::uint8_t* next_ = nullptr; // the first pending byte, in *buffer_; null: in pipe_
     std::size_t pending_ = 0;
     bool bulk_ = false; // moving through a pipe from now on
     bool last_full_ = false;
-    std::array<std::uint8_t, small_bytes> small_;
 };
 
 } // namespace kiagateway

@@ -3,12 +3,15 @@
 // platform/linux/reactor_ops_epoll.cpp, which reaches into that reactor); elsewhere
 // (src/reactor_ops_asio.cpp) they are Asio's. The build picks one (KG_EPOLL_OPS in CMakeLists.txt).
 //
-// read_wait: a read into a small buffer that completes through the socket's io_context, like
-// async_read_some. Asio's own read learns that a socket is drained only from a read that fails:
-// after every short read its next one is tried at once and fails with EAGAIN, a wasted system
-// call per message (and a wait for readability costs an epoll_ctl each time). On epoll a read that
-// the kernel says emptied the socket (TCP_INQ) tells the reactor so, and the next read is queued
-// without a system call, to be performed on the reactor's next edge-triggered event.
+// read_wait: a read that completes through the socket's io_context, like async_read_some, but
+// whose buffer is asked for only once the socket is readable: a connection that waits holds no
+// buffer, only the operation. Asio's own read needs its buffer while it waits, and learns that a
+// socket is drained only from a read that fails: after every short read its next one is tried at
+// once and fails with EAGAIN, a wasted system call per message (and a wait for readability costs
+// an epoll_ctl each time). On epoll a read that the kernel says emptied the socket (TCP_INQ) tells
+// the reactor so, and the next read is queued without a system call, to be performed on the
+// reactor's next edge-triggered event. Elsewhere the read is a wait for readability (Windows: a
+// zero-byte overlapped receive) and a non-blocking read.
 //
 // async_connect_nodelay: a connect whose socket has TCP_NODELAY. On epoll the socket is made
 // non-blocking and TCP_NODELAY by socket(2) and one setsockopt before connecting, and its result
@@ -26,24 +29,38 @@ namespace kiagateway {
 
 class read_wait {
 public:
-    using callback = void (*)(void* context, const std::error_code& ec, std::size_t n);
+    // Whoever reads: where the bytes go, and who hears of them. Every read_space() is followed by
+    // exactly one read_space_unused() (nothing was read into it) or one read_done() with bytes.
+    class target {
+    public:
+        // Room for the read about to be made: the socket is readable (or may be). On epoll this
+        // is called by the reactor, on the io_context's thread, before read_done.
+        virtual asio::mutable_buffer read_space() = 0;
+        // The room from read_space() received nothing (no bytes after all, the end of the stream
+        // or an error): it may be given back.
+        virtual void read_space_unused() noexcept = 0;
+        // On the io_context: `n` > 0 bytes in the room, or asio::error::eof at the end of the
+        // stream, or another error (operation_aborted once the socket is closed).
+        virtual void read_done(const std::error_code& ec, std::size_t n) = 0;
+
+    protected:
+        ~target() = default;
+    };
 
     // Where the socket came from. An accepted one was born able to tell how much each read leaves
     // behind, when its listening socket was prepared with prepare_listener; a connected one is
     // made so after its first messages, so that a short connection does not pay for it.
     enum class origin { accepted, connected };
 
-    read_wait(callback done, void* context, origin from) noexcept : done_(done), context_(context), from_(from) {}
+    read_wait(target& reader, origin from) noexcept : target_(&reader), from_(from) {}
     ~read_wait();
     read_wait(const read_wait&) = delete;
     read_wait& operator=(const read_wait&) = delete;
 
-    // Reads what arrives on `socket` into `into`, then calls the callback on the socket's
-    // io_context: `n` > 0 bytes, or asio::error::eof at the end of the stream, or another error
-    // (operation_aborted once the socket is closed). One read at a time. `keep` (the owner of
-    // this object) is held until the callback has run. `socket` must be non-blocking
-    // (platform::prepare_relay_socket).
-    void start(asio::ip::tcp::socket& socket, asio::mutable_buffer into, std::shared_ptr<void> keep);
+    // Reads what arrives on `socket` into the target's room. One read at a time. `keep` (the
+    // owner of this object and of the target) is held until read_done has run. `socket` must be
+    // ready for platform::receive_now (platform::prepare_relay_socket).
+    void start(asio::ip::tcp::socket& socket, std::shared_ptr<void> keep);
 
     // For a listening socket, before it accepts: readies the sockets it will accept (Linux:
     // TCP_INQ, which they inherit). Without it (or where it fails) they only learn it later.
@@ -60,8 +77,7 @@ public:
 
 private:
     struct operation;
-    callback done_;
-    void* context_;
+    target* target_;
     origin from_;
     operation* op_ = nullptr; // made on first use, reused for every read
 };

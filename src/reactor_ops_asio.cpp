@@ -1,6 +1,8 @@
 // The socket operations of src/reactor_ops.hpp where the reactor is not Asio 1.22's epoll one:
-// Asio's own.
+// built from Asio's own.
 #include "reactor_ops.hpp"
+
+#include "platform.hpp"
 
 namespace kiagateway {
 
@@ -14,9 +16,30 @@ void read_wait::prepare_listener(asio::ip::tcp::acceptor&) noexcept {}
 
 void read_wait::accepted(asio::ip::tcp::socket&) noexcept {}
 
-void read_wait::start(asio::ip::tcp::socket& socket, asio::mutable_buffer into, std::shared_ptr<void> keep) {
-    socket.async_read_some(into, [keep = std::move(keep), done = done_, context = context_](
-                                     const std::error_code& ec, std::size_t n) { done(context, ec, n); });
+void read_wait::start(asio::ip::tcp::socket& socket, std::shared_ptr<void> keep) {
+    // A wait for readability holds no buffer (Windows: a zero-byte overlapped receive; kqueue and
+    // the other reactors: a readiness event), then one non-blocking read into the target's room.
+    socket.async_wait(asio::socket_base::wait_read,
+                      [this, &socket, keep = std::move(keep)](const std::error_code& waited) mutable {
+                          if (waited) {
+                              target_->read_done(waited, 0);
+                              return;
+                          }
+                          const asio::mutable_buffer space = target_->read_space();
+                          std::error_code ec;
+                          const std::size_t n = platform::receive_now(socket, space.data(), space.size(), ec);
+                          if (n == 0) {
+                              target_->read_space_unused();
+                              if (ec == asio::error::would_block) {
+                                  start(socket, std::move(keep)); // readable, then not: wait again
+                                  return;
+                              }
+                              if (!ec) {
+                                  ec = asio::error::eof;
+                              }
+                          }
+                          target_->read_done(ec, n);
+                      });
 }
 
 void async_connect_nodelay(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done) {

@@ -23,11 +23,8 @@ void relay::start(std::size_t prefix, handler done) {
     done_ = std::move(done);
     last_activity_ = std::chrono::steady_clock::now();
     arm_idle_timer();
-    std::error_code ec = platform::prepare_relay_socket(client_);
-    if (!ec) {
-        ec = platform::prepare_relay_socket(backend_);
-    }
-    if (ec) {
+    // The client's socket was readied when its session started.
+    if (platform::prepare_relay_socket(backend_)) {
         result_.aborted = true;
         close();
         complete();
@@ -62,26 +59,25 @@ void relay::close() {
 void relay::listen(direction& d) {
     if (d.bytes_in_flight.zero_copy()) {
         // A bulk transfer: its bytes go through a pipe, not through user space. A wait for
-        // readability (one epoll_ctl) costs less than reading 512 bytes to write them on.
+        // readability (one epoll_ctl) costs less than reading the first bytes of every burst through user space.
         wait(d, *d.from, asio::socket_base::wait_read);
         return;
     }
     // Messages: the read is the wait (src/reactor_ops.hpp). No wait for readability, which would
     // cost an epoll_ctl per message, and where possible no read that fails with EAGAIN either.
-    d.reading.start(*d.from, d.bytes_in_flight.small_space(), shared_from_this());
+    d.reading.start(*d.from, shared_from_this());
 }
 
-void relay::on_read(void* direction_of_relay, const std::error_code& ec, std::size_t n) {
-    direction& d = *static_cast<direction*>(direction_of_relay);
-    if (d.done) {
+void relay::direction::read_done(const std::error_code& ec, std::size_t n) {
+    if (done) {
         return;
     }
     if (ec) {
-        d.owner->finish_direction(d, ec == asio::error::eof);
+        owner->finish_direction(*this, ec == asio::error::eof);
         return;
     }
-    d.bytes_in_flight.took(n);
-    d.owner->move(d);
+    bytes_in_flight.took(n);
+    owner->move(*this);
 }
 
 void relay::move(direction& d) {

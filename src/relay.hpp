@@ -26,7 +26,8 @@ public:
     using handler = std::function<void(const result&)>;
 
     // `sniffed` holds the bytes read from the client before routing; `pumps` is the worker's pool
-    // (it must outlive the relay: the worker owns both).
+    // (it must outlive the relay: the worker owns both). `client` is ready for
+    // platform::receive_now already (its session made it so before sniffing).
     relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, head_buffer sniffed, duration idle_timeout,
           pump_pool& pumps);
 
@@ -36,15 +37,18 @@ public:
     void close();
 
 private:
-    // One direction: read from `from` (the reactor's read, into the pump's small buffer, is the
-    // wait), move the bytes through the pump, wait until `to` takes them, repeat. While waiting for
-    // `from` only the small buffer is held. EOF on `from` becomes shutdown(send) on `to`
-    // (half-close), so protocols that end with a FIN keep working.
-    struct direction {
+    // One direction: read from `from` (the reactor's read is the wait, and takes a pooled buffer
+    // only once bytes are there), move the bytes through the pump, wait until `to` takes them,
+    // repeat. While waiting for `from` nothing is held but the read itself. EOF on `from` becomes
+    // shutdown(send) on `to` (half-close), so protocols that end with a FIN keep working.
+    struct direction final : read_wait::target {
         direction(relay& r, asio::ip::tcp::socket& source, read_wait::origin source_origin, asio::ip::tcp::socket& sink,
                   pump_pool& pumps) noexcept
-            : owner(&r), from(&source), to(&sink), bytes_in_flight(pumps),
-              reading(&relay::on_read, this, source_origin) {}
+            : owner(&r), from(&source), to(&sink), bytes_in_flight(pumps), reading(*this, source_origin) {}
+        asio::mutable_buffer read_space() override { return bytes_in_flight.read_space(); }
+        void read_space_unused() noexcept override { bytes_in_flight.read_space_unused(); }
+        void read_done(const std::error_code& ec, std::size_t n) override;
+
         relay* owner;
         asio::ip::tcp::socket* from;
         asio::ip::tcp::socket* to;
@@ -55,7 +59,6 @@ private:
     };
 
     void listen(direction& d);
-    static void on_read(void* direction_of_relay, const std::error_code& ec, std::size_t n);
     void move(direction& d);
     // Waits until `socket` is readable (from) or writable (to), then moves on.
     void wait(direction& d, asio::ip::tcp::socket& socket, asio::socket_base::wait_type what);

@@ -51,7 +51,11 @@ void session::start() {
     }
     platform::prepare_accepted_socket(client_);
     read_wait::accepted(client_);
-    buffer_.resize(std::min(initial_read_buffer, read_limit()));
+    if (platform::prepare_relay_socket(client_)) {
+        record_.result = outcome::bad_request; // an unusable socket (already reset): as a failed read
+        close();
+        return;
+    }
     timer_.expires_after(runtime_->settings.read_timeout);
     timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
         if (ec || self->phase_ != phase::sniffing) {
@@ -67,7 +71,7 @@ void session::start() {
             self->close();
         }
     });
-    do_read();
+    sniffing_.start(client_, shared_from_this());
 }
 
 void session::reject_over_limit() {
@@ -95,24 +99,30 @@ void session::close() {
     }
 }
 
-void session::do_read() {
-    // read_wait, not async_read_some: a read that leaves the socket drained tells the reactor so,
-    // and the relay's first wait for more from the client then costs no system call.
-    sniffing_.start(client_, asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_), shared_from_this());
+asio::mutable_buffer session::read_space() {
+    if (buffer_.size() == 0) {
+        buffer_.resize(std::min(initial_read_buffer, read_limit()));
+    }
+    return asio::buffer(buffer_.data() + filled_, buffer_.size() - filled_);
 }
 
-void session::on_sniff_read(void* self_pointer, const std::error_code& ec, std::size_t n) {
-    session& self = *static_cast<session*>(self_pointer);
-    if (self.phase_ != phase::sniffing) {
+void session::read_space_unused() noexcept {
+    if (filled_ == 0) {
+        buffer_.release(); // a client that connects and says nothing holds no buffer
+    }
+}
+
+void session::read_done(const std::error_code& ec, std::size_t n) {
+    if (phase_ != phase::sniffing) {
         return;
     }
     if (ec) {
         // The client left before naming a host: nothing to answer.
-        self.record_.result = outcome::bad_request;
-        self.close();
+        record_.result = outcome::bad_request;
+        close();
         return;
     }
-    self.on_read(n);
+    on_read(n);
 }
 
 void session::on_read(std::size_t n) {
@@ -124,7 +134,9 @@ void session::on_read(std::size_t n) {
             buffer_.resize(std::min(buffer_.size() * 2, read_limit()));
         }
         if (filled_ < buffer_.size()) {
-            do_read();
+            // read_wait, not async_read_some: a read that leaves the socket drained tells the
+            // reactor so, and the relay's first wait for more from the client then costs no system call.
+            sniffing_.start(client_, shared_from_this());
             return;
         }
         // Cannot happen with the sniffers' limits below the buffer size; refuse rather than loop.

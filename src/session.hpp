@@ -19,7 +19,7 @@
 
 namespace kiagateway {
 
-class session : public std::enable_shared_from_this<session> {
+class session final : public std::enable_shared_from_this<session>, private read_wait::target {
 public:
     // `open_connections` was already counted for this connection; the session gives it back.
     // `peer` is the client's address, as accept returned it.
@@ -41,8 +41,10 @@ private:
     enum class phase { sniffing, answering, connecting, relaying, done };
 
     std::size_t read_limit() const noexcept;
-    void do_read();
-    static void on_sniff_read(void* session, const std::error_code& ec, std::size_t n);
+    // The sniffing read (read_wait::target): the head buffer is taken only once the client sends.
+    asio::mutable_buffer read_space() override;
+    void read_space_unused() noexcept override;
+    void read_done(const std::error_code& ec, std::size_t n) override;
     void on_read(std::size_t n);
     void route(const sniff_result& sniffed);
     // Sends a final answer (an HTTP error or a TLS alert), then closes gracefully.
@@ -58,7 +60,7 @@ private:
     phase phase_ = phase::sniffing;
     head_buffer buffer_;
     std::size_t filled_ = 0;
-    read_wait sniffing_{&session::on_sniff_read, this, read_wait::origin::accepted};
+    read_wait sniffing_{*this, read_wait::origin::accepted};
     tls_sniffer tls_;
     http_sniffer http_;
     std::weak_ptr<connector> connector_;

@@ -64,7 +64,9 @@ struct read_wait::operation : asio::detail::reactor_op {
 
     static status perform_read(asio::detail::reactor_op* base) {
         auto* self = static_cast<operation*>(base);
-        iovec into{self->into_.data(), self->into_.size()};
+        read_wait::target& reader = *self->owner_.target_;
+        const asio::mutable_buffer space = reader.read_space(); // only now: the socket is readable
+        iovec into{space.data(), space.size()};
         alignas(cmsghdr) unsigned char control[CMSG_SPACE(sizeof(int))];
         msghdr message{};
         message.msg_iov = &into;
@@ -77,18 +79,19 @@ struct read_wait::operation : asio::detail::reactor_op {
         do {
             n = ::recvmsg(self->descriptor_, &message, MSG_DONTWAIT);
         } while (n < 0 && errno == EINTR);
-        if (n < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        self->bytes_transferred_ = n > 0 ? static_cast<std::size_t>(n) : 0;
+        if (n <= 0) {
+            const int error = errno;
+            reader.read_space_unused();
+            if (n == 0) {
+                self->ec_ = asio::error::eof;
+                return done_and_exhausted;
+            }
+            if (error == EAGAIN || error == EWOULDBLOCK) {
                 return not_done;
             }
-            self->ec_ = asio::error_code(errno, asio::error::get_system_category());
-            self->bytes_transferred_ = 0;
+            self->ec_ = asio::error_code(error, asio::error::get_system_category());
             return done;
-        }
-        self->bytes_transferred_ = static_cast<std::size_t>(n);
-        if (n == 0) {
-            self->ec_ = asio::error::eof;
-            return done_and_exhausted;
         }
         self->ec_ = asio::error_code();
         return self->inq_ && left_behind(message) == 0 ? done_and_exhausted : done;
@@ -118,8 +121,9 @@ struct read_wait::operation : asio::detail::reactor_op {
         if (scheduler != nullptr) {
             // Copies: the callback may release() this operation.
             const asio::error_code ec = self->ec_;
-            const read_wait& owner = self->owner_;
-            owner.done_(owner.context_, ec, self->bytes_transferred_);
+            const std::size_t n = self->bytes_transferred_;
+            read_wait::target& reader = *self->owner_.target_;
+            reader.read_done(ec, n);
         }
     }
 
@@ -131,7 +135,6 @@ struct read_wait::operation : asio::detail::reactor_op {
     unsigned reads_with_data_ = 0;
     bool inq_ = false;       // TCP_INQ is on
     bool inq_tried_ = false; // and was tried once (an old kernel refuses it)
-    asio::mutable_buffer into_;
     std::shared_ptr<void> keep_;
 };
 
@@ -155,7 +158,7 @@ void read_wait::accepted(asio::ip::tcp::socket& socket) noexcept {
     socket_state(socket) &= ~asio::detail::socket_ops::possible_dup;
 }
 
-void read_wait::start(asio::ip::tcp::socket& socket, asio::mutable_buffer into, std::shared_ptr<void> keep) {
+void read_wait::start(asio::ip::tcp::socket& socket, std::shared_ptr<void> keep) {
     if (op_ == nullptr) {
         op_ = new operation(*this);
         // Inherited from the listening socket, or the reads will simply bring no count.
@@ -167,7 +170,6 @@ void read_wait::start(asio::ip::tcp::socket& socket, asio::mutable_buffer into, 
         const int on = 1;
         op_->inq_ = ::setsockopt(op_->descriptor_, SOL_TCP, TCP_INQ, &on, sizeof(on)) == 0;
     }
-    op_->into_ = into;
     op_->keep_ = std::move(keep);
     op_->ec_ = asio::error_code();
     op_->bytes_transferred_ = 0;

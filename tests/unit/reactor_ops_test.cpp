@@ -41,22 +41,33 @@ struct outcome {
     std::string bytes;
 };
 
-struct reading {
+// A reader as the relay's directions are: room only when asked for, given back when unused.
+struct reading final : read_wait::target {
     explicit reading(asio::ip::tcp::socket& s, read_wait::origin from = read_wait::origin::accepted)
-        : socket(s), wait(&reading::done, this, from) {}
+        : socket(s), wait(*this, from) {}
     asio::ip::tcp::socket& socket;
     char buffer[16] = {};
+    bool lent = false; // the buffer is out, between read_space() and its unused/done
+    int asked = 0;
     outcome last;
     read_wait wait;
 
-    static void done(void* self, const std::error_code& ec, std::size_t n) {
-        auto* r = static_cast<reading*>(self);
-        r->last = {true, ec, std::string(r->buffer, n)};
+    asio::mutable_buffer read_space() override {
+        CHECK_FALSE(lent); // one read at a time, and every room is accounted for
+        lent = true;
+        ++asked;
+        return asio::buffer(buffer);
+    }
+    void read_space_unused() noexcept override { lent = false; }
+    void read_done(const std::error_code& ec, std::size_t n) override {
+        CHECK(lent == (n > 0)); // bytes only in room that was asked for and not given back
+        lent = false;
+        last = {true, ec, std::string(buffer, n)};
     }
     // Starts a read and runs the io_context until it completes (at most 3 s).
     outcome next(asio::io_context& io, std::shared_ptr<void> keep = std::make_shared<int>(0)) {
         last = {};
-        wait.start(socket, asio::buffer(buffer), std::move(keep));
+        wait.start(socket, std::move(keep));
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
         while (!last.called && std::chrono::steady_clock::now() < deadline) {
             io.restart();
@@ -96,6 +107,29 @@ TEST_CASE("a read_wait delivers every message, in order, and splits what exceeds
     CHECK(joined == big);
 }
 
+TEST_CASE("a waiting read_wait holds no room: it asks for it only once bytes are there") {
+    // What lets an idle relayed connection hold no buffer: 5 000 idle connections, 5 000 fewer.
+    asio::io_context io;
+    auto pair = connected(io);
+    reading r(pair.reader);
+    auto owner = std::make_shared<int>(0);
+    r.wait.start(pair.reader, owner);
+    io.restart();
+    io.run_for(std::chrono::milliseconds(30));
+    CHECK_FALSE(r.last.called);
+    CHECK_FALSE(r.lent); // asked for at most speculatively, and given back
+    const int asked_while_idle = r.asked;
+    CHECK(asked_while_idle <= 1);
+    asio::write(pair.writer, asio::buffer(std::string("late")));
+    for (int i = 0; i < 150 && !r.last.called; ++i) {
+        io.restart();
+        io.run_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(r.last.called);
+    CHECK(r.last.bytes == "late");
+    CHECK(r.asked == asked_while_idle + 1);
+}
+
 TEST_CASE("a read_wait sees the end of the stream that arrived together with the last bytes") {
     // On Linux the wait learns from the kernel how much each read left behind: an accepted socket
     // from its prepared listener, a connected one after its first messages. Each way, a FIN queued
@@ -127,7 +161,7 @@ TEST_CASE("closing the socket ends a pending read_wait with an error and lets go
     auto pair = connected(io);
     reading r(pair.reader);
     auto owner = std::make_shared<int>(7);
-    r.wait.start(pair.reader, asio::buffer(r.buffer), owner);
+    r.wait.start(pair.reader, owner);
     io.restart();
     io.run_for(std::chrono::milliseconds(20));
     CHECK_FALSE(r.last.called);
@@ -158,7 +192,7 @@ TEST_CASE("an io_context destroyed with a read_wait pending lets go of its owner
         asio::io_context io;
         auto owner = std::make_shared<owner_type>(io);
         watch = owner;
-        owner->r.wait.start(owner->pair.reader, asio::buffer(owner->r.buffer), owner);
+        owner->r.wait.start(owner->pair.reader, owner);
         owner.reset();
         io.run_for(std::chrono::milliseconds(20));
         CHECK_FALSE(watch.expired()); // the pending read holds it
