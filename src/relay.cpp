@@ -12,14 +12,14 @@ constexpr int chunks_per_turn = 16;
 
 } // namespace
 
-relay::relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, head_buffer sniffed, duration idle_timeout,
-             pump_pool& pumps)
-    : client_(std::move(client)), backend_(std::move(backend)), sniffed_(std::move(sniffed)),
+relay::relay(asio::ip::tcp::socket& client, asio::ip::tcp::socket& backend, asio::steady_timer& timer,
+             head_buffer& sniffed, duration idle_timeout, pump_pool& pumps)
+    : client_(client), backend_(backend), timer_(timer), sniffed_(sniffed),
       up_(*this, client_, read_wait::origin::accepted, backend_, pumps),
-      down_(*this, backend_, read_wait::origin::connected, client_, pumps), timer_(client_.get_executor()),
-      idle_timeout_(idle_timeout) {}
+      down_(*this, backend_, read_wait::origin::connected, client_, pumps), idle_timeout_(idle_timeout) {}
 
-void relay::start(std::size_t prefix, handler done) {
+void relay::start(std::size_t prefix, std::weak_ptr<void> owner, handler done) {
+    owner_ = std::move(owner);
     done_ = std::move(done);
     last_activity_ = std::chrono::steady_clock::now();
     arm_idle_timer();
@@ -38,14 +38,14 @@ void relay::start(std::size_t prefix, handler done) {
     }
     // The sniffed bytes go first, exactly as received; then their buffer is freed.
     asio::async_write(backend_, asio::buffer(sniffed_.data(), prefix),
-                      [self = shared_from_this()](const std::error_code& error, std::size_t written) {
-                          self->up_.bytes += written;
-                          self->sniffed_.release();
+                      [this, owner = keep()](const std::error_code& error, std::size_t written) {
+                          up_.bytes += written;
+                          sniffed_.release();
                           if (error) {
-                              self->finish_direction(self->up_, false);
+                              finish_direction(up_, false);
                               return;
                           }
-                          self->listen(self->up_);
+                          listen(up_);
                       });
 }
 
@@ -65,7 +65,7 @@ void relay::listen(direction& d) {
     }
     // Messages: the read is the wait (src/reactor_ops.hpp). No wait for readability, which would
     // cost an epoll_ctl per message, and where possible no read that fails with EAGAIN either.
-    d.reading.start(*d.from, shared_from_this());
+    d.reading.start(*d.from, keep());
 }
 
 void relay::direction::read_done(const std::error_code& ec, std::size_t n) {
@@ -115,26 +115,26 @@ void relay::move(direction& d) {
         }
     }
     // A long transfer: give the worker's other connections their turn, then carry on.
-    asio::post(client_.get_executor(), [self = shared_from_this(), &d] {
+    asio::post(client_.get_executor(), [this, owner = keep(), &d] {
         if (!d.done) {
-            self->move(d);
+            move(d);
         }
     });
 }
 
 void relay::wait(direction& d, asio::ip::tcp::socket& socket, asio::socket_base::wait_type what) {
-    socket.async_wait(what, [self = shared_from_this(), &d, what](const std::error_code& ec) {
+    socket.async_wait(what, [this, owner = keep(), &d, what](const std::error_code& ec) {
         if (d.done) {
             return;
         }
         if (ec) {
-            self->finish_direction(d, false);
+            finish_direction(d, false);
             return;
         }
         if (what == asio::socket_base::wait_read) {
             d.bytes_in_flight.expect_bytes(); // so move() reads rather than waits again
         }
-        self->move(d);
+        move(d);
     });
 }
 
@@ -164,16 +164,16 @@ void relay::finish_direction(direction& d, bool eof) {
 void relay::arm_idle_timer() {
     // One timer per connection, re-armed only when it fires: reads just stamp the time.
     timer_.expires_at(last_activity_ + idle_timeout_);
-    timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
-        if (ec || self->completed_) {
+    timer_.async_wait([this, owner = keep()](const std::error_code& ec) {
+        if (ec || completed_) {
             return;
         }
-        if (std::chrono::steady_clock::now() - self->last_activity_ >= self->idle_timeout_) {
-            self->result_.idle_timeout = true;
-            self->close();
+        if (std::chrono::steady_clock::now() - last_activity_ >= idle_timeout_) {
+            result_.idle_timeout = true;
+            close();
             return;
         }
-        self->arm_idle_timer();
+        arm_idle_timer();
     });
 }
 

@@ -15,7 +15,10 @@
 
 namespace kiagateway {
 
-class relay : public std::enable_shared_from_this<relay> {
+// A part of its connection's session: the sockets, the timer and the sniffed bytes are the
+// session's, and so is the lifetime (one object per connection, not one per phase: less memory
+// per idle connection, one allocation fewer per connection).
+class relay {
 public:
     struct result {
         std::uint64_t bytes_up = 0;   // client -> backend, the replayed prefix included
@@ -27,12 +30,17 @@ public:
 
     // `sniffed` holds the bytes read from the client before routing; `pumps` is the worker's pool
     // (it must outlive the relay: the worker owns both). `client` is ready for
-    // platform::receive_now already (its session made it so before sniffing).
-    relay(asio::ip::tcp::socket client, asio::ip::tcp::socket backend, head_buffer sniffed, duration idle_timeout,
-          pump_pool& pumps);
+    // platform::receive_now already (its session made it so before sniffing). `timer` is free
+    // for the relay's idle timeout. All must outlive the relay.
+    relay(asio::ip::tcp::socket& client, asio::ip::tcp::socket& backend, asio::steady_timer& timer,
+          head_buffer& sniffed, duration idle_timeout, pump_pool& pumps);
+    relay(const relay&) = delete;
+    relay& operator=(const relay&) = delete;
 
-    // Writes the first `prefix` sniffed bytes to the backend, exactly as received, then relays.
-    void start(std::size_t prefix, handler done);
+    // Writes the first `prefix` sniffed bytes to the backend, exactly as received (then gives
+    // their buffer back), then relays. `owner` owns the relay: the pending operations keep it
+    // alive. `done` runs once, when both directions are over (it must not own the owner).
+    void start(std::size_t prefix, std::weak_ptr<void> owner, handler done);
     // Closes both sockets now.
     void close();
 
@@ -66,12 +74,16 @@ private:
     void arm_idle_timer();
     void complete();
 
-    asio::ip::tcp::socket client_;
-    asio::ip::tcp::socket backend_;
-    head_buffer sniffed_; // given back once written to the backend
+    // What keeps the relay alive while an operation is pending: its owner.
+    std::shared_ptr<void> keep() const { return owner_.lock(); }
+
+    asio::ip::tcp::socket& client_;
+    asio::ip::tcp::socket& backend_;
+    asio::steady_timer& timer_;
+    head_buffer& sniffed_; // given back once written to the backend
+    std::weak_ptr<void> owner_;
     direction up_;
     direction down_;
-    asio::steady_timer timer_;
     duration idle_timeout_;
     std::chrono::steady_clock::time_point last_activity_;
     result result_;

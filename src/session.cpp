@@ -20,9 +20,13 @@ constexpr std::size_t initial_read_buffer = sizeof(pump_pool::head_block::data);
 
 session::session(worker& owner, asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, protocol proto,
                  const std::string& listener)
-    : worker_(owner), client_(std::move(client)), timer_(client_.get_executor()), runtime_(owner.current()),
-      buffer_(owner.pumps()), tls_(tls_limits{runtime_->settings.max_header_bytes}),
-      http_(http_limits{runtime_->settings.max_header_bytes}), started_(std::chrono::steady_clock::now()) {
+    : worker_(owner), client_(std::move(client)), backend_(client_.get_executor()), timer_(client_.get_executor()),
+      runtime_(owner.current()), buffer_(owner.pumps()), started_(std::chrono::steady_clock::now()) {
+    if (proto == protocol::tls) {
+        tls_ = std::make_unique<tls_sniffer>(tls_limits{runtime_->settings.max_header_bytes});
+    } else {
+        http_ = std::make_unique<http_sniffer>(http_limits{runtime_->settings.max_header_bytes});
+    }
     record_.start = std::chrono::system_clock::now();
     record_.id = owner.next_id();
     record_.proto = proto;
@@ -94,8 +98,8 @@ void session::close() {
     if (const auto c = connector_.lock()) {
         c->cancel();
     }
-    if (const auto r = relay_.lock()) {
-        r->close();
+    if (relay_) {
+        relay_->close();
     }
 }
 
@@ -128,7 +132,7 @@ void session::read_done(const std::error_code& ec, std::size_t n) {
 void session::on_read(std::size_t n) {
     filled_ += n;
     const std::span<const std::uint8_t> bytes(buffer_.data(), filled_);
-    sniff_result sniffed = record_.proto == protocol::tls ? tls_.parse(bytes) : http_.parse(bytes);
+    sniff_result sniffed = tls_ ? tls_->parse(bytes) : http_->parse(bytes);
     if (sniffed.status == sniff_status::need_more) {
         if (filled_ == buffer_.size() && buffer_.size() < read_limit()) {
             buffer_.resize(std::min(buffer_.size() * 2, read_limit()));
@@ -149,6 +153,8 @@ void session::on_read(std::size_t n) {
 void session::route(const sniff_result& sniffed) {
     timer_.cancel();
     sniffing_.release(); // no more reads from the session: the relay has its own
+    tls_.reset();
+    http_.reset();
     record_.name = sniffed.name;
     record_.bytes_up = filled_;
     const route_table& table = record_.proto == protocol::http ? *runtime_->http : *runtime_->https;
@@ -189,16 +195,16 @@ void session::on_connected(asio::ip::tcp::socket backend, const backend_address*
     }
     record_.backend = connected_to->to_string();
     phase_ = phase::relaying;
-    auto r = std::make_shared<relay>(std::move(client_), std::move(backend), std::move(buffer_),
-                                     runtime_->settings.idle_timeout, worker_.pumps());
-    relay_ = r;
-    r->start(filled_, [self = shared_from_this()](const relay::result& result) {
-        self->record_.bytes_up = result.bytes_up;
-        self->record_.bytes_down = result.bytes_down;
+    backend_ = std::move(backend);
+    relay_.emplace(client_, backend_, timer_, buffer_, runtime_->settings.idle_timeout, worker_.pumps());
+    // The relay is part of this session, so its completion holds no reference to it.
+    relay_->start(filled_, weak_from_this(), [this](const relay::result& result) {
+        record_.bytes_up = result.bytes_up;
+        record_.bytes_down = result.bytes_down;
         if (result.idle_timeout) {
-            self->record_.result = outcome::timeout;
+            record_.result = outcome::timeout;
         }
-        self->phase_ = phase::done;
+        phase_ = phase::done;
     });
 }
 
@@ -229,18 +235,20 @@ void session::linger() {
 }
 
 void session::drain_client() {
-    // Drop whatever the client still sends until it closes its side.
-    client_.async_read_some(asio::buffer(buffer_.data(), buffer_.size()),
-                            [self = shared_from_this()](const std::error_code& ec, std::size_t) {
-                                if (self->phase_ != phase::answering) {
-                                    return;
-                                }
-                                if (ec) {
-                                    self->close();
-                                    return;
-                                }
-                                self->drain_client();
-                            });
+    // Drop whatever the client still sends until it closes its side. (Into the head buffer, which
+    // a client that never sent anything does not hold yet: never into no room, which would
+    // complete at once, over and over.)
+    filled_ = 0;
+    client_.async_read_some(read_space(), [self = shared_from_this()](const std::error_code& ec, std::size_t) {
+        if (self->phase_ != phase::answering) {
+            return;
+        }
+        if (ec) {
+            self->close();
+            return;
+        }
+        self->drain_client();
+    });
 }
 
 } // namespace kiagateway

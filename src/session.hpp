@@ -13,6 +13,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,16 +56,20 @@ private:
 
     worker& worker_;
     asio::ip::tcp::socket client_;
+    asio::ip::tcp::socket backend_; // once connected
+    // Sniffing's deadline, then the answer's linger or the relay's idle timeout.
     asio::steady_timer timer_;
     std::shared_ptr<const runtime> runtime_; // the table this connection started with, kept on reload
     phase phase_ = phase::sniffing;
     head_buffer buffer_;
     std::size_t filled_ = 0;
     read_wait sniffing_{*this, read_wait::origin::accepted};
-    tls_sniffer tls_;
-    http_sniffer http_;
+    // The protocol's sniffer, while sniffing: what it keeps (a ClientHello's reassembled handshake)
+    // is freed once the name is known, not held for the connection's life.
+    std::unique_ptr<tls_sniffer> tls_;
+    std::unique_ptr<http_sniffer> http_;
     std::weak_ptr<connector> connector_;
-    std::weak_ptr<relay> relay_;
+    std::optional<relay> relay_;
     std::chrono::steady_clock::time_point started_;
     access_record record_;
 };

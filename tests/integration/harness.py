@@ -239,6 +239,12 @@ class Gateway:
         found = self._wait_lines(lines, test, timeout)
         return found[1] if found else None
 
+    def cpu_seconds(self):
+        """User + system CPU time the gateway process has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def vm_rss_kb(self):
         with open(f"/proc/{self.proc.pid}/status") as status:
             for line in status:

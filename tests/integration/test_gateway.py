@@ -194,6 +194,20 @@ class SniffErrors(GatewayTest):
         self.assertEqual(backend.total_connections, 0)
         self.assertAccess(gw, lambda r: r.get("outcome") == "timeout", "with outcome=timeout")
 
+    def test_silent_client_gets_408_and_the_linger_does_not_spin(self):
+        # A client that connects and sends nothing holds no buffer while it waits; the answer's
+        # linger (reading until the client closes) must still wait, not spin on no room.
+        gw = self.start_gateway(toml_config({"read_timeout": "500ms"}, http={"a.test": "127.0.0.1:9"}))
+        sock = self.client(gw.http_port)
+        response = read_response(sock, 5)
+        self.assertEqual(response.status, 408, response)
+        before = gw.cpu_seconds()
+        time.sleep(1.0)  # the client keeps its side open: the gateway lingers
+        used = gw.cpu_seconds() - before
+        self.assertLess(used, 0.3, f"the gateway used {used:.2f} s of CPU in 1 s of lingering")
+        sock.close()
+        self.assertAccess(gw, lambda r: r.get("outcome") == "timeout", "with outcome=timeout")
+
     def test_read_timeout_is_for_the_whole_head(self):
         # A client that trickles a byte every 0.2 s is never idle, but still gets 408 at read_timeout.
         backend = self.http_backend("backend-A")
