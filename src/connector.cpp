@@ -5,7 +5,7 @@
 
 namespace kiagateway {
 
-connector::connector(asio::any_io_executor executor, duration timeout)
+connector::connector(asio::io_context::executor_type executor, duration timeout)
     : executor_(executor), timeout_(timeout), timer_(executor) {}
 
 void connector::start(const route& r, handler done) {
@@ -25,12 +25,12 @@ void connector::cancel() {
 void connector::try_backend() {
     if (cancelled_ || index_ >= route_->backends.size()) {
         auto done = std::move(done_);
-        done(asio::ip::tcp::socket(executor_), nullptr);
+        done(tcp_socket(executor_), nullptr);
         return;
     }
     const backend_address& b = route_->backends[index_];
     const unsigned attempt = ++attempt_;
-    socket_ = std::make_shared<asio::ip::tcp::socket>(executor_);
+    socket_ = std::make_shared<tcp_socket>(executor_);
     // The deadline covers resolving and connecting, and ends the attempt itself: a lookup stuck
     // in getaddrinfo (which cancel() cannot interrupt) does not hold the connection past it.
     timer_.expires_after(timeout_);

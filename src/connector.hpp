@@ -3,6 +3,7 @@
 #pragma once
 
 #include "duration.hpp"
+#include "net.hpp"
 #include "route_table.hpp"
 
 #include <asio.hpp>
@@ -18,9 +19,9 @@ namespace kiagateway {
 class connector : public std::enable_shared_from_this<connector> {
 public:
     // `backend` is the one that took the connection, or null when every attempt failed.
-    using handler = std::function<void(asio::ip::tcp::socket socket, const backend_address* backend)>;
+    using handler = std::function<void(tcp_socket socket, const backend_address* backend)>;
 
-    connector(asio::any_io_executor executor, duration timeout);
+    connector(asio::io_context::executor_type executor, duration timeout);
 
     // Tries r.backends in order: IP literals directly, DNS names resolved now (asynchronously)
     // and each of their addresses tried in turn. `r` must outlive the attempt.
@@ -29,7 +30,7 @@ public:
     void cancel();
 
 private:
-    using socket_ptr = std::shared_ptr<asio::ip::tcp::socket>;
+    using socket_ptr = std::shared_ptr<tcp_socket>;
 
     void try_backend();
     void connect_endpoints(unsigned attempt, std::vector<asio::ip::tcp::endpoint> endpoints);
@@ -38,9 +39,9 @@ private:
     // Ends the current attempt now, whatever is still pending: its late completions are ignored.
     void end_attempt(const std::error_code& ec);
 
-    asio::any_io_executor executor_;
+    asio::io_context::executor_type executor_;
     duration timeout_;
-    asio::steady_timer timer_;
+    steady_timer timer_;
     std::optional<asio::ip::tcp::resolver> resolver_;
     // A fresh socket per attempt: an abandoned attempt's pending connect keeps its own socket,
     // so it can never reopen or close the one the next attempt uses.

@@ -101,12 +101,12 @@ void listener::close(std::function<void()> closed) {
 void listener::do_accept() {
     worker& target = mode_ == mode::round_robin ? *workers_[next_worker_] : home_;
     acceptor_.async_accept(target.io(), peer_,
-                           [self = shared_from_this()](const std::error_code& ec, asio::ip::tcp::socket socket) {
+                           [self = shared_from_this()](const std::error_code& ec, tcp_socket socket) {
                                self->on_accept(ec, std::move(socket));
                            });
 }
 
-void listener::on_accept(const std::error_code& ec, asio::ip::tcp::socket socket) {
+void listener::on_accept(const std::error_code& ec, tcp_socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor_.is_open()) {
         return; // closed: the gateway is stopping
     }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "address.hpp"
+#include "net.hpp"
 #include "router.hpp"
 #include "worker.hpp"
 
@@ -42,7 +43,7 @@ public:
 
 private:
     void do_accept();
-    void on_accept(const std::error_code& ec, asio::ip::tcp::socket socket);
+    void on_accept(const std::error_code& ec, tcp_socket socket);
     void pause_then_accept(std::chrono::milliseconds pause);
 
     worker& home_;

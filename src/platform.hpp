@@ -1,6 +1,8 @@
 // What the portable core needs from the operating system; platform/posix and platform/windows implement it.
 #pragma once
 
+#include "net.hpp"
+
 #include <asio/ip/tcp.hpp>
 
 #include <cstdint>
@@ -37,7 +39,7 @@ bool listen_per_worker();
 std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor, bool shared = false);
 
 // A socket just accepted: TCP_NODELAY, unless it came from the listening socket (Linux).
-void prepare_accepted_socket(asio::ip::tcp::socket& socket);
+void prepare_accepted_socket(tcp_socket& socket);
 
 // What to tell someone who cannot listen on `port` (`ec` from bind): for a port in use, who
 // usually holds it on this OS and the command that shows the owner; for a refusal, what grants
@@ -58,9 +60,9 @@ int run_as_service(logger& log, const std::function<int(std::ostream& err)>& bod
 // of the stream (receive), or asio::error::would_block. prepare_relay_socket readies a connected
 // socket for them once (POSIX: nothing, as they pass MSG_DONTWAIT, one system call each;
 // Windows: Asio's non-blocking mode, and they go through Asio's read_some/write_some).
-std::error_code prepare_relay_socket(asio::ip::tcp::socket& socket);
-std::size_t receive_now(asio::ip::tcp::socket& socket, void* data, std::size_t size, std::error_code& ec);
-std::size_t send_now(asio::ip::tcp::socket& socket, const void* data, std::size_t size, std::error_code& ec);
+std::error_code prepare_relay_socket(tcp_socket& socket);
+std::size_t receive_now(tcp_socket& socket, void* data, std::size_t size, std::error_code& ec);
+std::size_t send_now(tcp_socket& socket, const void* data, std::size_t size, std::error_code& ec);
 
 // Wires the OS's stop and reload requests to the gateway (POSIX: SIGTERM/SIGINT stop, SIGHUP
 // reloads; Windows: Ctrl-C/Ctrl-Break or the service's STOP/SHUTDOWN stop, PARAMCHANGE reloads),

@@ -105,7 +105,7 @@ void pump::filled(bool full) noexcept {
     bulk_ = full && zero_copy::available();
 }
 
-std::size_t pump::fill(asio::ip::tcp::socket& from, std::error_code& ec) {
+std::size_t pump::fill(tcp_socket& from, std::error_code& ec) {
     pending_ = 0;
     next_ = nullptr;
     std::size_t n = 0;
@@ -130,7 +130,7 @@ std::size_t pump::fill(asio::ip::tcp::socket& from, std::error_code& ec) {
     return n;
 }
 
-std::size_t pump::drain(asio::ip::tcp::socket& to, std::error_code& ec) {
+std::size_t pump::drain(tcp_socket& to, std::error_code& ec) {
     ec.clear();
     if (pending_ == 0) {
         return 0;

@@ -10,6 +10,8 @@
 // connection holds neither, and a busy worker reuses the same few instead of allocating.
 #pragma once
 
+#include "net.hpp"
+
 #include <asio/ip/tcp.hpp>
 
 #include <array>
@@ -30,9 +32,9 @@ bool available() noexcept;
 pipe* open(std::error_code& ec);
 void close(pipe* p) noexcept;
 // At most `max` bytes from socket `from` into the pipe; 0 = end of stream; would_block.
-std::size_t fill(pipe* p, asio::ip::tcp::socket& from, std::size_t max, std::error_code& ec);
+std::size_t fill(pipe* p, tcp_socket& from, std::size_t max, std::error_code& ec);
 // At most `n` bytes from the pipe to socket `to`; would_block when `to` is full.
-std::size_t drain(pipe* p, asio::ip::tcp::socket& to, std::size_t n, std::error_code& ec);
+std::size_t drain(pipe* p, tcp_socket& to, std::size_t n, std::error_code& ec);
 // What one pipe holds (one fill moves at most that).
 std::size_t capacity() noexcept;
 } // namespace zero_copy
@@ -142,10 +144,10 @@ public:
     // Moves what `from` has ready, up to one chunk, into the pump (which must be empty). Returns
     // the bytes taken. 0 with no error is the end of the stream; asio::error::would_block means
     // nothing is ready. `from` must have been readied by platform::prepare_relay_socket.
-    std::size_t fill(asio::ip::tcp::socket& from, std::error_code& ec);
+    std::size_t fill(tcp_socket& from, std::error_code& ec);
     // Writes what the pump holds to `to`; returns the bytes written. would_block when `to` takes
     // no more for now. Once empty, the buffer or pipe goes back to the pool.
-    std::size_t drain(asio::ip::tcp::socket& to, std::error_code& ec);
+    std::size_t drain(tcp_socket& to, std::error_code& ec);
     std::size_t pending() const noexcept { return pending_; }
     bool holding() const noexcept { return buffer_ != nullptr || pipe_ != nullptr; }
     // The last fill (or took()) filled its whole space: more is probably waiting already.

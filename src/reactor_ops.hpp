@@ -18,6 +18,8 @@
 // comes from SO_ERROR alone: no FIONBIO ioctl and no poll(2), which Asio's connect adds.
 #pragma once
 
+#include "net.hpp"
+
 #include <asio/ip/tcp.hpp>
 
 #include <cstddef>
@@ -60,7 +62,7 @@ public:
     // Reads what arrives on `socket` into the target's room. One read at a time. `keep` (the
     // owner of this object and of the target) is held until read_done has run. `socket` must be
     // ready for platform::receive_now (platform::prepare_relay_socket).
-    void start(asio::ip::tcp::socket& socket, std::shared_ptr<void> keep);
+    void start(tcp_socket& socket, std::shared_ptr<void> keep);
 
     // For a listening socket, before it accepts: readies the sockets it will accept (Linux:
     // TCP_INQ, which they inherit). Without it (or where it fails) they only learn it later.
@@ -73,7 +75,7 @@ public:
     // For a socket just accepted: its descriptor is its own, never a duplicate, so closing it
     // can leave the reactor's bookkeeping to the kernel (Linux: Asio, which takes an accepted
     // descriptor for one that might be shared, would otherwise spend an EPOLL_CTL_DEL on it).
-    static void accepted(asio::ip::tcp::socket& socket) noexcept;
+    static void accepted(tcp_socket& socket) noexcept;
 
 private:
     struct operation;
@@ -85,6 +87,6 @@ private:
 // Connects `socket` (closed; opened here for `to`'s protocol) to `to`, then calls `done` on the
 // socket's io_context. On success the socket has TCP_NODELAY. `socket` must outlive the call.
 using connect_handler = std::function<void(const std::error_code& ec)>;
-void async_connect_nodelay(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done);
+void async_connect_nodelay(tcp_socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done);
 
 } // namespace kiagateway

@@ -14,9 +14,9 @@ void read_wait::release() noexcept {}
 
 void read_wait::prepare_listener(asio::ip::tcp::acceptor&) noexcept {}
 
-void read_wait::accepted(asio::ip::tcp::socket&) noexcept {}
+void read_wait::accepted(tcp_socket&) noexcept {}
 
-void read_wait::start(asio::ip::tcp::socket& socket, std::shared_ptr<void> keep) {
+void read_wait::start(tcp_socket& socket, std::shared_ptr<void> keep) {
     // A wait for readability holds no buffer (Windows: a zero-byte overlapped receive; kqueue and
     // the other reactors: a readiness event), then one non-blocking read into the target's room.
     socket.async_wait(asio::socket_base::wait_read,
@@ -42,7 +42,7 @@ void read_wait::start(asio::ip::tcp::socket& socket, std::shared_ptr<void> keep)
                       });
 }
 
-void async_connect_nodelay(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done) {
+void async_connect_nodelay(tcp_socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done) {
     socket.async_connect(to, [&socket, done = std::move(done)](const std::error_code& ec) {
         if (!ec) {
             std::error_code ignored;

@@ -12,8 +12,8 @@ constexpr int chunks_per_turn = 16;
 
 } // namespace
 
-relay::relay(asio::ip::tcp::socket& client, asio::ip::tcp::socket& backend, asio::steady_timer& timer,
-             head_buffer& sniffed, duration idle_timeout, pump_pool& pumps)
+relay::relay(tcp_socket& client, tcp_socket& backend, steady_timer& timer, head_buffer& sniffed, duration idle_timeout,
+             pump_pool& pumps)
     : client_(client), backend_(backend), timer_(timer), sniffed_(sniffed),
       up_(*this, client_, read_wait::origin::accepted, backend_, pumps),
       down_(*this, backend_, read_wait::origin::connected, client_, pumps), idle_timeout_(idle_timeout) {}
@@ -122,7 +122,7 @@ void relay::move(direction& d) {
     });
 }
 
-void relay::wait(direction& d, asio::ip::tcp::socket& socket, asio::socket_base::wait_type what) {
+void relay::wait(direction& d, tcp_socket& socket, asio::socket_base::wait_type what) {
     socket.async_wait(what, [this, owner = keep(), &d, what](const std::error_code& ec) {
         if (d.done) {
             return;
@@ -149,7 +149,7 @@ void relay::finish_direction(direction& d, bool eof) {
         // sockets close now, and close sends the FIN itself.
         if (!other.done) {
             std::error_code ignored;
-            d.to->shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+            d.to->shutdown(tcp_socket::shutdown_send, ignored);
         }
     } else {
         // A reset, a failed write or a forced close: nothing orderly is left in either direction.

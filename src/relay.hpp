@@ -2,6 +2,7 @@
 #pragma once
 
 #include "duration.hpp"
+#include "net.hpp"
 #include "pump.hpp"
 #include "reactor_ops.hpp"
 
@@ -32,8 +33,8 @@ public:
     // (it must outlive the relay: the worker owns both). `client` is ready for
     // platform::receive_now already (its session made it so before sniffing). `timer` is free
     // for the relay's idle timeout. All must outlive the relay.
-    relay(asio::ip::tcp::socket& client, asio::ip::tcp::socket& backend, asio::steady_timer& timer,
-          head_buffer& sniffed, duration idle_timeout, pump_pool& pumps);
+    relay(tcp_socket& client, tcp_socket& backend, steady_timer& timer, head_buffer& sniffed, duration idle_timeout,
+          pump_pool& pumps);
     relay(const relay&) = delete;
     relay& operator=(const relay&) = delete;
 
@@ -50,7 +51,7 @@ private:
     // repeat. While waiting for `from` nothing is held but the read itself. EOF on `from` becomes
     // shutdown(send) on `to` (half-close), so protocols that end with a FIN keep working.
     struct direction final : read_wait::target {
-        direction(relay& r, asio::ip::tcp::socket& source, read_wait::origin source_origin, asio::ip::tcp::socket& sink,
+        direction(relay& r, tcp_socket& source, read_wait::origin source_origin, tcp_socket& sink,
                   pump_pool& pumps) noexcept
             : owner(&r), from(&source), to(&sink), bytes_in_flight(pumps), reading(*this, source_origin) {}
         asio::mutable_buffer read_space() override { return bytes_in_flight.read_space(); }
@@ -58,8 +59,8 @@ private:
         void read_done(const std::error_code& ec, std::size_t n) override;
 
         relay* owner;
-        asio::ip::tcp::socket* from;
-        asio::ip::tcp::socket* to;
+        tcp_socket* from;
+        tcp_socket* to;
         pump bytes_in_flight;
         read_wait reading;
         std::uint64_t bytes = 0;
@@ -69,7 +70,7 @@ private:
     void listen(direction& d);
     void move(direction& d);
     // Waits until `socket` is readable (from) or writable (to), then moves on.
-    void wait(direction& d, asio::ip::tcp::socket& socket, asio::socket_base::wait_type what);
+    void wait(direction& d, tcp_socket& socket, asio::socket_base::wait_type what);
     void finish_direction(direction& d, bool eof);
     void arm_idle_timer();
     void complete();
@@ -77,9 +78,9 @@ private:
     // What keeps the relay alive while an operation is pending: its owner.
     std::shared_ptr<void> keep() const { return owner_.lock(); }
 
-    asio::ip::tcp::socket& client_;
-    asio::ip::tcp::socket& backend_;
-    asio::steady_timer& timer_;
+    tcp_socket& client_;
+    tcp_socket& backend_;
+    steady_timer& timer_;
     head_buffer& sniffed_; // given back once written to the backend
     std::weak_ptr<void> owner_;
     direction up_;

@@ -18,7 +18,7 @@ constexpr std::size_t initial_read_buffer = sizeof(pump_pool::head_block::data);
 
 } // namespace
 
-session::session(worker& owner, asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, protocol proto,
+session::session(worker& owner, tcp_socket client, const asio::ip::tcp::endpoint& peer, protocol proto,
                  const std::string& listener)
     : worker_(owner), client_(std::move(client)), backend_(client_.get_executor()), timer_(client_.get_executor()),
       runtime_(owner.current()), buffer_(owner.pumps()), started_(std::chrono::steady_clock::now()) {
@@ -174,13 +174,12 @@ void session::route(const sniff_result& sniffed) {
     phase_ = phase::connecting;
     auto c = std::make_shared<connector>(client_.get_executor(), runtime_->settings.connect_timeout);
     connector_ = c;
-    c->start(*decision.matched,
-             [self = shared_from_this()](asio::ip::tcp::socket backend, const backend_address* connected_to) {
-                 self->on_connected(std::move(backend), connected_to);
-             });
+    c->start(*decision.matched, [self = shared_from_this()](tcp_socket backend, const backend_address* connected_to) {
+        self->on_connected(std::move(backend), connected_to);
+    });
 }
 
-void session::on_connected(asio::ip::tcp::socket backend, const backend_address* connected_to) {
+void session::on_connected(tcp_socket backend, const backend_address* connected_to) {
     if (phase_ != phase::connecting) {
         return; // closed while connecting
     }
@@ -219,7 +218,7 @@ void session::answer(std::string_view bytes) {
                               return;
                           }
                           std::error_code ignored;
-                          self->client_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+                          self->client_.shutdown(tcp_socket::shutdown_send, ignored);
                           self->linger();
                       });
 }

@@ -3,6 +3,7 @@
 
 #include "connector.hpp"
 #include "log.hpp"
+#include "net.hpp"
 #include "reactor_ops.hpp"
 #include "relay.hpp"
 #include "sniff_http.hpp"
@@ -24,7 +25,7 @@ class session final : public std::enable_shared_from_this<session>, private read
 public:
     // `open_connections` was already counted for this connection; the session gives it back.
     // `peer` is the client's address, as accept returned it.
-    session(worker& owner, asio::ip::tcp::socket client, const asio::ip::tcp::endpoint& peer, protocol proto,
+    session(worker& owner, tcp_socket client, const asio::ip::tcp::endpoint& peer, protocol proto,
             const std::string& listener);
     ~session();
     session(const session&) = delete;
@@ -52,13 +53,13 @@ private:
     void answer(std::string_view bytes);
     void linger();
     void drain_client();
-    void on_connected(asio::ip::tcp::socket backend, const backend_address* connected_to);
+    void on_connected(tcp_socket backend, const backend_address* connected_to);
 
     worker& worker_;
-    asio::ip::tcp::socket client_;
-    asio::ip::tcp::socket backend_; // once connected
+    tcp_socket client_;
+    tcp_socket backend_; // once connected
     // Sniffing's deadline, then the answer's linger or the relay's idle timeout.
-    asio::steady_timer timer_;
+    steady_timer timer_;
     std::shared_ptr<const runtime> runtime_; // the table this connection started with, kept on reload
     phase phase_ = phase::sniffing;
     head_buffer buffer_;

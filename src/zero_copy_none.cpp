@@ -14,12 +14,12 @@ pipe* open(std::error_code& ec) {
 
 void close(pipe*) noexcept {}
 
-std::size_t fill(pipe*, asio::ip::tcp::socket&, std::size_t, std::error_code& ec) {
+std::size_t fill(pipe*, tcp_socket&, std::size_t, std::error_code& ec) {
     ec = asio::error::operation_not_supported;
     return 0;
 }
 
-std::size_t drain(pipe*, asio::ip::tcp::socket&, std::size_t, std::error_code& ec) {
+std::size_t drain(pipe*, tcp_socket&, std::size_t, std::error_code& ec) {
     ec = asio::error::operation_not_supported;
     return 0;
 }

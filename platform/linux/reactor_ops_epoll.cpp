@@ -48,11 +48,11 @@ namespace {
 
 // The socket's implementation (descriptor and reactor registration) is a protected member of
 // asio::basic_socket; a pointer to that member, named through a derived class, reaches it.
-struct socket_access : asio::ip::tcp::socket {
-    using asio::ip::tcp::socket::impl_;
+struct socket_access : tcp_socket {
+    using tcp_socket::impl_;
 };
 
-asio::detail::socket_ops::state_type& socket_state(asio::ip::tcp::socket& socket) {
+asio::detail::socket_ops::state_type& socket_state(tcp_socket& socket) {
     return (socket.*(&socket_access::impl_)).get_implementation().state_;
 }
 
@@ -152,13 +152,13 @@ void read_wait::prepare_listener(asio::ip::tcp::acceptor& acceptor) noexcept {
     (void)::setsockopt(acceptor.native_handle(), SOL_TCP, TCP_INQ, &on, sizeof(on));
 }
 
-void read_wait::accepted(asio::ip::tcp::socket& socket) noexcept {
+void read_wait::accepted(tcp_socket& socket) noexcept {
     // Closing a descriptor removes it from every epoll set unless another descriptor still refers
     // to the same open file: only then is EPOLL_CTL_DEL needed, which is what possible_dup is for.
     socket_state(socket) &= ~asio::detail::socket_ops::possible_dup;
 }
 
-void read_wait::start(asio::ip::tcp::socket& socket, std::shared_ptr<void> keep) {
+void read_wait::start(tcp_socket& socket, std::shared_ptr<void> keep) {
     if (op_ == nullptr) {
         op_ = new operation(*this);
         // Inherited from the listening socket, or the reads will simply bring no count.
@@ -185,13 +185,13 @@ namespace {
 
 std::error_code last_error() { return {errno, asio::error::get_system_category()}; }
 
-void complete_later(asio::ip::tcp::socket& socket, connect_handler done, std::error_code ec) {
+void complete_later(tcp_socket& socket, connect_handler done, std::error_code ec) {
     asio::post(socket.get_executor(), [done = std::move(done), ec] { done(ec); });
 }
 
 } // namespace
 
-void async_connect_nodelay(asio::ip::tcp::socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done) {
+void async_connect_nodelay(tcp_socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done) {
     const int descriptor = ::socket(to.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (descriptor < 0) {
         complete_later(socket, std::move(done), last_error());

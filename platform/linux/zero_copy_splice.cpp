@@ -24,7 +24,7 @@ std::error_code last_error() {
 // splice(2) waits on a blocking socket whatever its flags say: the socket must be O_NONBLOCK.
 // Asio has made it so for its own operations on it (a flag it keeps: no system call to ask); a
 // socket only the relay's MSG_DONTWAIT calls have used is made so here, once.
-bool socket_non_blocking(asio::ip::tcp::socket& socket, std::error_code& ec) {
+bool socket_non_blocking(tcp_socket& socket, std::error_code& ec) {
     if (!socket.native_non_blocking()) {
         socket.native_non_blocking(true, ec);
         return !ec;
@@ -57,7 +57,7 @@ void close(pipe* p) noexcept {
     delete p;
 }
 
-std::size_t fill(pipe* p, asio::ip::tcp::socket& from, std::size_t max, std::error_code& ec) {
+std::size_t fill(pipe* p, tcp_socket& from, std::size_t max, std::error_code& ec) {
     if (!socket_non_blocking(from, ec)) {
         return 0;
     }
@@ -70,7 +70,7 @@ std::size_t fill(pipe* p, asio::ip::tcp::socket& from, std::size_t max, std::err
     return static_cast<std::size_t>(n);
 }
 
-std::size_t drain(pipe* p, asio::ip::tcp::socket& to, std::size_t n, std::error_code& ec) {
+std::size_t drain(pipe* p, tcp_socket& to, std::size_t n, std::error_code& ec) {
     if (!socket_non_blocking(to, ec)) {
         return 0;
     }

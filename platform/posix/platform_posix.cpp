@@ -54,7 +54,7 @@ std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor, bool
     return ec;
 }
 
-void prepare_accepted_socket(asio::ip::tcp::socket& socket) {
+void prepare_accepted_socket(tcp_socket& socket) {
 #if defined(__linux__)
     (void)socket; // TCP_NODELAY came from the listening socket
 #else
@@ -90,7 +90,7 @@ int run_as_service(logger& log, const std::function<int(std::ostream& err)>&) {
     return 2;
 }
 
-std::error_code prepare_relay_socket(asio::ip::tcp::socket&) {
+std::error_code prepare_relay_socket(tcp_socket&) {
     // Nothing: receive_now and send_now pass MSG_DONTWAIT, and splice(2) makes its sockets
     // O_NONBLOCK itself when it first needs them so (platform/linux/zero_copy_splice.cpp).
     return {};
@@ -111,7 +111,7 @@ std::size_t transferred(ssize_t n, std::error_code& ec) {
 
 } // namespace
 
-std::size_t receive_now(asio::ip::tcp::socket& socket, void* data, std::size_t size, std::error_code& ec) {
+std::size_t receive_now(tcp_socket& socket, void* data, std::size_t size, std::error_code& ec) {
     ssize_t n = 0;
     do {
         n = ::recv(socket.native_handle(), data, size, MSG_DONTWAIT);
@@ -119,7 +119,7 @@ std::size_t receive_now(asio::ip::tcp::socket& socket, void* data, std::size_t s
     return transferred(n, ec);
 }
 
-std::size_t send_now(asio::ip::tcp::socket& socket, const void* data, std::size_t size, std::error_code& ec) {
+std::size_t send_now(tcp_socket& socket, const void* data, std::size_t size, std::error_code& ec) {
 #if defined(MSG_NOSIGNAL)
     constexpr int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
 #else

@@ -331,12 +331,12 @@ std::error_code prepare_listening_socket(asio::ip::tcp::acceptor& acceptor, bool
     return {};
 }
 
-void prepare_accepted_socket(asio::ip::tcp::socket& socket) {
+void prepare_accepted_socket(tcp_socket& socket) {
     std::error_code ignored;
     socket.set_option(asio::ip::tcp::no_delay(true), ignored);
 }
 
-std::error_code prepare_relay_socket(asio::ip::tcp::socket& socket) {
+std::error_code prepare_relay_socket(tcp_socket& socket) {
     // Winsock has no per-call MSG_DONTWAIT: Asio's non-blocking mode makes read_some and
     // write_some return would_block instead of waiting.
     std::error_code ec;
@@ -344,7 +344,7 @@ std::error_code prepare_relay_socket(asio::ip::tcp::socket& socket) {
     return ec;
 }
 
-std::size_t receive_now(asio::ip::tcp::socket& socket, void* data, std::size_t size, std::error_code& ec) {
+std::size_t receive_now(tcp_socket& socket, void* data, std::size_t size, std::error_code& ec) {
     const std::size_t n = socket.read_some(asio::buffer(data, size), ec);
     if (ec == asio::error::eof) {
         ec.clear();
@@ -352,7 +352,7 @@ std::size_t receive_now(asio::ip::tcp::socket& socket, void* data, std::size_t s
     return n;
 }
 
-std::size_t send_now(asio::ip::tcp::socket& socket, const void* data, std::size_t size, std::error_code& ec) {
+std::size_t send_now(tcp_socket& socket, const void* data, std::size_t size, std::error_code& ec) {
     return socket.write_some(asio::buffer(data, size), ec);
 }
 

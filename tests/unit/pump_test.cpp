@@ -18,21 +18,21 @@ namespace {
 
 // Two connected loopback sockets.
 struct socket_pair {
-    asio::ip::tcp::socket a;
-    asio::ip::tcp::socket b;
+    tcp_socket a;
+    tcp_socket b;
 };
 
 socket_pair connected(asio::io_context& io) {
     asio::ip::tcp::acceptor acceptor(io, {asio::ip::make_address("127.0.0.1"), 0});
-    asio::ip::tcp::socket a(io);
+    tcp_socket a(io);
     a.connect(acceptor.local_endpoint());
-    asio::ip::tcp::socket b = acceptor.accept();
+    tcp_socket b = acceptor.accept(io);
     a.non_blocking(true);
     b.non_blocking(true);
     return {std::move(a), std::move(b)};
 }
 
-std::string read_all_available(asio::ip::tcp::socket& s, std::size_t want) {
+std::string read_all_available(tcp_socket& s, std::size_t want) {
     std::string out;
     std::vector<char> chunk(65536);
     for (int spins = 0; out.size() < want && spins < 100000; ++spins) {
@@ -46,7 +46,7 @@ std::string read_all_available(asio::ip::tcp::socket& s, std::size_t want) {
     return out;
 }
 
-void write_all(asio::ip::tcp::socket& s, const std::string& data) {
+void write_all(tcp_socket& s, const std::string& data) {
     std::size_t done = 0;
     for (int spins = 0; done < data.size() && spins < 100000; ++spins) {
         std::error_code ec;
@@ -126,7 +126,7 @@ TEST_CASE("a pump reports the end of the stream as 0 bytes without an error") {
     pump_pool pool;
     pump p(pool);
     write_all(in.a, "last words");
-    in.a.shutdown(asio::ip::tcp::socket::shutdown_send);
+    in.a.shutdown(tcp_socket::shutdown_send);
     auto out = connected(io);
 
     std::string received;

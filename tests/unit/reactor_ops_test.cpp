@@ -18,8 +18,8 @@ using namespace kiagateway;
 namespace {
 
 struct socket_pair {
-    asio::ip::tcp::socket writer;
-    asio::ip::tcp::socket reader;
+    tcp_socket writer;
+    tcp_socket reader;
 };
 
 socket_pair connected(asio::io_context& io, bool prepared_listener = false) {
@@ -27,9 +27,9 @@ socket_pair connected(asio::io_context& io, bool prepared_listener = false) {
     if (prepared_listener) {
         read_wait::prepare_listener(acceptor);
     }
-    asio::ip::tcp::socket a(io);
+    tcp_socket a(io);
     a.connect(acceptor.local_endpoint());
-    asio::ip::tcp::socket b = acceptor.accept();
+    tcp_socket b = acceptor.accept(io);
     REQUIRE_FALSE(platform::prepare_relay_socket(b));
     return {std::move(a), std::move(b)};
 }
@@ -43,9 +43,9 @@ struct outcome {
 
 // A reader as the relay's directions are: room only when asked for, given back when unused.
 struct reading final : read_wait::target {
-    explicit reading(asio::ip::tcp::socket& s, read_wait::origin from = read_wait::origin::accepted)
+    explicit reading(tcp_socket& s, read_wait::origin from = read_wait::origin::accepted)
         : socket(s), wait(*this, from) {}
-    asio::ip::tcp::socket& socket;
+    tcp_socket& socket;
     char buffer[16] = {};
     bool lent = false; // the buffer is out, between read_space() and its unused/done
     int asked = 0;
@@ -146,7 +146,7 @@ TEST_CASE("a read_wait sees the end of the stream that arrived together with the
     }
     // The last bytes and the FIN are both queued before the read: no later event announces the FIN.
     asio::write(pair.writer, asio::buffer(std::string("bye")));
-    pair.writer.shutdown(asio::ip::tcp::socket::shutdown_send);
+    pair.writer.shutdown(tcp_socket::shutdown_send);
     settle();
     const outcome last_bytes = r.next(io);
     REQUIRE(last_bytes.called);
@@ -222,7 +222,7 @@ TEST_CASE("async_connect_nodelay connects with TCP_NODELAY, reports a refusal, a
         dead = a.local_endpoint();
     }
     asio::ip::tcp::acceptor listening(io, {asio::ip::make_address("127.0.0.1"), 0});
-    asio::ip::tcp::socket socket(io);
+    tcp_socket socket(io);
 
     bool done = false;
     std::error_code result;
@@ -248,7 +248,7 @@ TEST_CASE("async_connect_nodelay connects with TCP_NODELAY, reports a refusal, a
     asio::ip::tcp::no_delay nodelay;
     socket.get_option(nodelay);
     CHECK(nodelay.value());
-    asio::ip::tcp::socket peer = listening.accept();
+    tcp_socket peer = listening.accept(io);
     CHECK(peer.remote_endpoint() == socket.local_endpoint());
 
     // Bytes go both ways through the connected socket, with Asio's own operations too.
