@@ -180,6 +180,9 @@ void session::route(const sniff_result& sniffed) {
 }
 
 void session::on_connected(tcp_socket backend, const backend_address* connected_to) {
+    // The connector is done: let go of it entirely (a weak_ptr to a make_shared object would keep
+    // its memory for the connection's life).
+    connector_.reset();
     if (phase_ != phase::connecting) {
         return; // closed while connecting
     }

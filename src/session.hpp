@@ -73,6 +73,10 @@ private:
     std::optional<relay> relay_;
     std::chrono::steady_clock::time_point started_;
     access_record record_;
+    // The worker's list of its sessions runs through them (worker::add, worker::remove).
+    friend class worker;
+    session* previous_in_worker_ = nullptr;
+    session* next_in_worker_ = nullptr;
 };
 
 } // namespace kiagateway

@@ -11,7 +11,6 @@
 #include <cstdint>
 #include <memory>
 #include <thread>
-#include <unordered_set>
 
 namespace kiagateway {
 
@@ -47,9 +46,10 @@ public:
     const std::shared_ptr<const runtime>& current() const noexcept { return runtime_; }
     void replace(std::shared_ptr<const runtime> rt) { runtime_ = std::move(rt); }
     std::uint64_t next_id() noexcept { return index_ + count_ * ++counter_; }
-    void add(session* s) { sessions_.insert(s); }
-    void remove(session* s) { sessions_.erase(s); }
-    std::size_t session_count() const noexcept { return sessions_.size(); }
+    // The worker's sessions are linked through themselves (no allocation per connection).
+    void add(session* s) noexcept;
+    void remove(session* s) noexcept;
+    std::size_t session_count() const noexcept { return session_count_; }
     // Closes every connection, and any that arrives after (handed over just before a listener closed).
     void close_all();
     bool closing() const noexcept { return closing_; }
@@ -77,7 +77,8 @@ private:
     asio::executor_work_guard<asio::io_context::executor_type> guard_{io_.get_executor()};
     std::thread thread_;
     std::shared_ptr<const runtime> runtime_;
-    std::unordered_set<session*> sessions_;
+    session* first_session_ = nullptr;
+    std::size_t session_count_ = 0;
     std::uint64_t counter_ = 0;
     bool closing_ = false;
 };
