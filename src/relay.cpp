@@ -12,9 +12,8 @@ constexpr int chunks_per_turn = 16;
 
 } // namespace
 
-relay::relay(tcp_socket& client, tcp_socket& backend, steady_timer& timer, head_buffer& sniffed, duration idle_timeout,
-             pump_pool& pumps)
-    : client_(client), backend_(backend), timer_(timer), sniffed_(sniffed),
+relay::relay(tcp_socket& client, tcp_socket& backend, head_buffer& sniffed, duration idle_timeout, pump_pool& pumps)
+    : client_(client), backend_(backend), sniffed_(sniffed),
       up_(*this, client_, read_wait::origin::accepted, backend_, pumps),
       down_(*this, backend_, read_wait::origin::connected, client_, pumps), idle_timeout_(idle_timeout) {}
 
@@ -22,7 +21,6 @@ void relay::start(std::size_t prefix, std::weak_ptr<void> owner, handler done) {
     owner_ = std::move(owner);
     done_ = std::move(done);
     last_activity_ = std::chrono::steady_clock::now();
-    arm_idle_timer();
     // The client's socket was readied when its session started.
     if (platform::prepare_relay_socket(backend_)) {
         result_.aborted = true;
@@ -53,7 +51,13 @@ void relay::close() {
     std::error_code ignored;
     client_.close(ignored);
     backend_.close(ignored);
-    timer_.cancel();
+}
+
+void relay::close_if_idle(std::chrono::steady_clock::time_point now) {
+    if (!completed_ && now - last_activity_ >= idle_timeout_) {
+        result_.idle_timeout = true;
+        close();
+    }
 }
 
 void relay::listen(direction& d) {
@@ -161,28 +165,11 @@ void relay::finish_direction(direction& d, bool eof) {
     }
 }
 
-void relay::arm_idle_timer() {
-    // One timer per connection, re-armed only when it fires: reads just stamp the time.
-    timer_.expires_at(last_activity_ + idle_timeout_);
-    timer_.async_wait([this, owner = keep()](const std::error_code& ec) {
-        if (ec || completed_) {
-            return;
-        }
-        if (std::chrono::steady_clock::now() - last_activity_ >= idle_timeout_) {
-            result_.idle_timeout = true;
-            close();
-            return;
-        }
-        arm_idle_timer();
-    });
-}
-
 void relay::complete() {
     if (completed_) {
         return;
     }
     completed_ = true;
-    timer_.cancel();
     std::error_code ignored;
     client_.close(ignored);
     backend_.close(ignored);

@@ -16,8 +16,8 @@
 
 namespace kiagateway {
 
-// A part of its connection's session: the sockets, the timer and the sniffed bytes are the
-// session's, and so is the lifetime (one object per connection, not one per phase: less memory
+// A part of its connection's session: the sockets and the sniffed bytes are the session's, and
+// so is the lifetime (one object per connection, not one per phase: less memory
 // per idle connection, one allocation fewer per connection).
 class relay {
 public:
@@ -31,10 +31,9 @@ public:
 
     // `sniffed` holds the bytes read from the client before routing; `pumps` is the worker's pool
     // (it must outlive the relay: the worker owns both). `client` is ready for
-    // platform::receive_now already (its session made it so before sniffing). `timer` is free
-    // for the relay's idle timeout. All must outlive the relay.
-    relay(tcp_socket& client, tcp_socket& backend, steady_timer& timer, head_buffer& sniffed, duration idle_timeout,
-          pump_pool& pumps);
+    // platform::receive_now already (its session made it so before sniffing). All must outlive
+    // the relay. No timer of its own: the worker's sweep calls close_if_idle.
+    relay(tcp_socket& client, tcp_socket& backend, head_buffer& sniffed, duration idle_timeout, pump_pool& pumps);
     relay(const relay&) = delete;
     relay& operator=(const relay&) = delete;
 
@@ -44,6 +43,9 @@ public:
     void start(std::size_t prefix, std::weak_ptr<void> owner, handler done);
     // Closes both sockets now.
     void close();
+    // Closes the connection if no byte moved either way for idle_timeout before `now` (the
+    // worker's sweep asks: src/worker.hpp).
+    void close_if_idle(std::chrono::steady_clock::time_point now);
 
 private:
     // One direction: read from `from` (the reactor's read is the wait, and takes a pooled buffer
@@ -72,7 +74,6 @@ private:
     // Waits until `socket` is readable (from) or writable (to), then moves on.
     void wait(direction& d, tcp_socket& socket, asio::socket_base::wait_type what);
     void finish_direction(direction& d, bool eof);
-    void arm_idle_timer();
     void complete();
 
     // What keeps the relay alive while an operation is pending: its owner.
@@ -80,7 +81,6 @@ private:
 
     tcp_socket& client_;
     tcp_socket& backend_;
-    steady_timer& timer_;
     head_buffer& sniffed_; // given back once written to the backend
     std::weak_ptr<void> owner_;
     direction up_;

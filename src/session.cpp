@@ -78,6 +78,12 @@ void session::start() {
     sniffing_.start(client_, shared_from_this());
 }
 
+void session::close_if_idle(std::chrono::steady_clock::time_point now) {
+    if (phase_ == phase::relaying) {
+        relay_->close_if_idle(now);
+    }
+}
+
 void session::reject_over_limit() {
     record_.result = outcome::limit;
     close();
@@ -198,7 +204,8 @@ void session::on_connected(tcp_socket backend, const backend_address* connected_
     record_.backend = connected_to->to_string();
     phase_ = phase::relaying;
     backend_ = std::move(backend);
-    relay_.emplace(client_, backend_, timer_, buffer_, runtime_->settings.idle_timeout, worker_.pumps());
+    relay_.emplace(client_, backend_, buffer_, runtime_->settings.idle_timeout, worker_.pumps());
+    worker_.watch_idle(runtime_->settings.idle_timeout);
     // The relay is part of this session, so its completion holds no reference to it.
     relay_->start(filled_, weak_from_this(), [this](const relay::result& result) {
         record_.bytes_up = result.bytes_up;

@@ -36,6 +36,8 @@ public:
     void reject_over_limit();
     // Closes the connection now, whatever it is doing.
     void close();
+    // While relaying: closes the connection if it moved no byte for idle_timeout before `now`.
+    void close_if_idle(std::chrono::steady_clock::time_point now);
     // close() for the gateway's stop (the end of a drain): logged as "shutdown" unless finished.
     void shut_down();
 
@@ -58,7 +60,7 @@ private:
     worker& worker_;
     tcp_socket client_;
     tcp_socket backend_; // once connected
-    // Sniffing's deadline, then the answer's linger or the relay's idle timeout.
+    // Sniffing's deadline, then the answer's linger (the relay's idle timeout is the worker's sweep).
     steady_timer timer_;
     std::shared_ptr<const runtime> runtime_; // the table this connection started with, kept on reload
     phase phase_ = phase::sniffing;

@@ -2,7 +2,9 @@
 #pragma once
 
 #include "config.hpp"
+#include "duration.hpp"
 #include "log.hpp"
+#include "net.hpp"
 #include "pump.hpp"
 
 #include <asio.hpp>
@@ -52,6 +54,9 @@ public:
     std::size_t session_count() const noexcept { return session_count_; }
     // Closes every connection, and any that arrives after (handed over just before a listener closed).
     void close_all();
+    // A connection started relaying with this idle timeout: the worker's sweep (one timer for all
+    // its connections, not one each) runs while it has connections, often enough for it.
+    void watch_idle(duration idle_timeout);
     bool closing() const noexcept { return closing_; }
 
     void start() {
@@ -79,6 +84,12 @@ private:
     std::shared_ptr<const runtime> runtime_;
     session* first_session_ = nullptr;
     std::size_t session_count_ = 0;
+    // In sweep_every_, closes the connections idle for their idle_timeout (and again after, while
+    // there are connections).
+    void arm_sweep();
+    steady_timer idle_sweep_{io_};
+    duration sweep_every_ = std::chrono::seconds(1);
+    bool sweeping_ = false;
     std::uint64_t counter_ = 0;
     bool closing_ = false;
 };
