@@ -68,6 +68,17 @@ struct reading final : read_wait::target {
     outcome next(asio::io_context& io, std::shared_ptr<void> keep = std::make_shared<int>(0)) {
         last = {};
         wait.start(socket, std::move(keep));
+        return result(io);
+    }
+    // Starts a read and runs the io_context for a moment: with nothing sent, the read is pending.
+    void start_pending(asio::io_context& io, std::shared_ptr<void> keep) {
+        last = {};
+        wait.start(socket, std::move(keep));
+        io.restart();
+        io.run_for(std::chrono::milliseconds(30));
+    }
+    // Runs the io_context until the pending read completes (at most 3 s).
+    outcome result(asio::io_context& io) {
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
         while (!last.called && std::chrono::steady_clock::now() < deadline) {
             io.restart();
@@ -112,21 +123,15 @@ TEST_CASE("a waiting read_wait holds no room: it asks for it only once bytes are
     asio::io_context io;
     auto pair = connected(io);
     reading r(pair.reader);
-    auto owner = std::make_shared<int>(0);
-    r.wait.start(pair.reader, owner);
-    io.restart();
-    io.run_for(std::chrono::milliseconds(30));
+    r.start_pending(io, std::make_shared<int>(0));
     CHECK_FALSE(r.last.called);
     CHECK_FALSE(r.lent); // asked for at most speculatively, and given back
     const int asked_while_idle = r.asked;
     CHECK(asked_while_idle <= 1);
     asio::write(pair.writer, asio::buffer(std::string("late")));
-    for (int i = 0; i < 150 && !r.last.called; ++i) {
-        io.restart();
-        io.run_for(std::chrono::milliseconds(20));
-    }
-    REQUIRE(r.last.called);
-    CHECK(r.last.bytes == "late");
+    const outcome got = r.result(io);
+    REQUIRE(got.called);
+    CHECK(got.bytes == "late");
     CHECK(r.asked == asked_while_idle + 1);
 }
 
@@ -161,17 +166,11 @@ TEST_CASE("closing the socket ends a pending read_wait with an error and lets go
     auto pair = connected(io);
     reading r(pair.reader);
     auto owner = std::make_shared<int>(7);
-    r.wait.start(pair.reader, owner);
-    io.restart();
-    io.run_for(std::chrono::milliseconds(20));
+    r.start_pending(io, owner);
     CHECK_FALSE(r.last.called);
     CHECK(owner.use_count() == 2); // held while waiting
     pair.reader.close();
-    for (int i = 0; i < 50 && !r.last.called; ++i) {
-        io.restart();
-        io.run_for(std::chrono::milliseconds(20));
-    }
-    REQUIRE(r.last.called);
+    REQUIRE(r.result(io).called);
     // An error, never bytes or a clean end: operation_aborted with a reactor; what Windows'
     // completion port reports for a closed socket there.
     CHECK(r.last.ec);
