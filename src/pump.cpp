@@ -116,12 +116,10 @@ std::size_t pump::fill(tcp_socket& from, std::error_code& ec) {
         n = zero_copy::fill(pipe_, from, zero_copy::capacity(), ec);
         last_full_ = n == zero_copy::capacity();
     } else {
-        if (buffer_ == nullptr) {
-            buffer_ = pool_.take_buffer();
-        }
-        n = platform::receive_now(from, buffer_->data.data(), buffer_->data.size(), ec);
+        const asio::mutable_buffer space = read_space();
+        n = platform::receive_now(from, space.data(), space.size(), ec);
         next_ = buffer_->data.data();
-        filled(n == buffer_->data.size());
+        filled(n == space.size());
     }
     pending_ = n;
     if (n == 0) {
