@@ -8,8 +8,9 @@ namespace kiagateway {
 connector::connector(asio::io_context::executor_type executor, duration timeout)
     : executor_(executor), timeout_(timeout), timer_(executor) {}
 
-void connector::start(const route& r, handler done) {
+void connector::start(const route& r, asio::const_buffer first, handler done) {
     route_ = &r;
+    first_ = first;
     done_ = std::move(done);
     index_ = 0;
     try_backend();
@@ -25,7 +26,7 @@ void connector::cancel() {
 void connector::try_backend() {
     if (cancelled_ || index_ >= route_->backends.size()) {
         auto done = std::move(done_);
-        done(tcp_socket(executor_), nullptr);
+        done(tcp_socket(executor_), nullptr, 0);
         return;
     }
     const backend_address& b = route_->backends[index_];
@@ -84,20 +85,21 @@ void connector::connect_next(unsigned attempt, const std::error_code& last_error
     const asio::ip::tcp::endpoint to = endpoints_[next_endpoint_++];
     std::error_code ignored;
     socket_->close(ignored);
-    async_connect_nodelay(*socket_, to,
-                          [self = shared_from_this(), attempt, socket = socket_](const std::error_code& ec) {
-                              if (attempt != self->attempt_) {
-                                  return; // the attempt already ended (deadline, cancel)
-                              }
-                              if (ec) {
-                                  self->connect_next(attempt, ec);
-                                  return;
-                              }
-                              self->end_attempt(ec);
-                          });
+    async_connect_nodelay(
+        *socket_, to, first_,
+        [self = shared_from_this(), attempt, socket = socket_](const std::error_code& ec, std::size_t sent) {
+            if (attempt != self->attempt_) {
+                return; // the attempt already ended (deadline, cancel)
+            }
+            if (ec) {
+                self->connect_next(attempt, ec);
+                return;
+            }
+            self->end_attempt(ec, sent);
+        });
 }
 
-void connector::end_attempt(const std::error_code& ec) {
+void connector::end_attempt(const std::error_code& ec, std::size_t sent) {
     ++attempt_; // whatever of this attempt is still pending now completes unheard
     timer_.cancel();
     if (resolver_) {
@@ -105,7 +107,7 @@ void connector::end_attempt(const std::error_code& ec) {
     }
     if (!ec && !cancelled_) {
         auto done = std::move(done_);
-        done(std::move(*socket_), &route_->backends[index_]);
+        done(std::move(*socket_), &route_->backends[index_], sent);
         return;
     }
     std::error_code ignored;

@@ -133,6 +133,10 @@ void listener::on_accept(const std::error_code& ec, tcp_socket socket) {
     }
     worker& target = mode_ == mode::round_robin ? *workers_[next_worker_] : home_;
     next_worker_ = (next_worker_ + 1) % workers_.size();
+    if (&target == &home_) {
+        // Still inside the accept's completion, on the socket's own thread: see reactor_ops.hpp.
+        read_wait::first_read_waits(socket);
+    }
 
     const std::size_t limit = home_.current()->settings.max_connections;
     if (shared.open_connections.fetch_add(1, std::memory_order_relaxed) >= limit) {

@@ -13,9 +13,14 @@
 // reactor's next edge-triggered event. Elsewhere the read is a wait for readability (Windows: a
 // zero-byte overlapped receive) and a non-blocking read.
 //
-// async_connect_nodelay: a connect whose socket has TCP_NODELAY. On epoll the socket is made
-// non-blocking and TCP_NODELAY by socket(2) and one setsockopt before connecting, and its result
-// comes from SO_ERROR alone: no FIONBIO ioctl and no poll(2), which Asio's connect adds.
+// async_connect_nodelay: a connect whose socket has TCP_NODELAY, which sends the connection's
+// first bytes with it where it can. On epoll the socket is made non-blocking and TCP_NODELAY by
+// socket(2) and one setsockopt before connecting (no FIONBIO ioctl, no poll(2), which Asio's
+// connect adds), and the first bytes are sent at once: to a backend on the same host the
+// connection is usually established before connect(2) returns, and the send's success is then the
+// connect's result (no wait for writability, which costs an epoll_ctl, and no SO_ERROR). A send
+// that finds the connection still being made waits for it and sends then; its error, if the
+// connection failed, is the connect's. Elsewhere the connect is Asio's and sends nothing.
 #pragma once
 
 #include "net.hpp"
@@ -77,6 +82,15 @@ public:
     // descriptor for one that might be shared, would otherwise spend an EPOLL_CTL_DEL on it).
     static void accepted(tcp_socket& socket) noexcept;
 
+    // For a socket just accepted, called from the accept's own completion handler on the thread
+    // that runs the socket's io_context (so that nothing of the socket's can have run there yet):
+    // its first read waits for the reactor's first event instead of being tried at once. On epoll
+    // a read tried at once finds the client's first bytes before the reactor handles the event
+    // that announced them, and that event, handled after, makes the next read be tried at once
+    // too, and fail with EAGAIN: the relay's first read from the client, a wasted system call
+    // per connection. (Elsewhere nothing.)
+    static void first_read_waits(tcp_socket& socket) noexcept;
+
 private:
     struct operation;
     target* target_;
@@ -84,9 +98,12 @@ private:
     operation* op_ = nullptr; // made on first use, reused for every read
 };
 
-// Connects `socket` (closed; opened here for `to`'s protocol) to `to`, then calls `done` on the
-// socket's io_context. On success the socket has TCP_NODELAY. `socket` must outlive the call.
-using connect_handler = std::function<void(const std::error_code& ec)>;
-void async_connect_nodelay(tcp_socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done);
+// Connects `socket` (closed; opened here for `to`'s protocol) to `to`, sending what it can of
+// `first` (the connection's first bytes) with the connect, then calls `done` on the socket's
+// io_context with how many of them went (`sent`: 0 where the platform sends none, and on error).
+// On success the socket has TCP_NODELAY. `socket` and `first`'s bytes must outlive the call.
+using connect_handler = std::function<void(const std::error_code& ec, std::size_t sent)>;
+void async_connect_nodelay(tcp_socket& socket, const asio::ip::tcp::endpoint& to, asio::const_buffer first,
+                           connect_handler done);
 
 } // namespace kiagateway

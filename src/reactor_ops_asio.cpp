@@ -16,6 +16,8 @@ void read_wait::prepare_listener(asio::ip::tcp::acceptor&) noexcept {}
 
 void read_wait::accepted(tcp_socket&) noexcept {}
 
+void read_wait::first_read_waits(tcp_socket&) noexcept {}
+
 void read_wait::start(tcp_socket& socket, std::shared_ptr<void> keep) {
     // A wait for readability holds no buffer (Windows: a zero-byte overlapped receive; kqueue and
     // the other reactors: a readiness event), then one non-blocking read into the target's room.
@@ -42,13 +44,14 @@ void read_wait::start(tcp_socket& socket, std::shared_ptr<void> keep) {
                       });
 }
 
-void async_connect_nodelay(tcp_socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done) {
+void async_connect_nodelay(tcp_socket& socket, const asio::ip::tcp::endpoint& to, asio::const_buffer,
+                           connect_handler done) {
     socket.async_connect(to, [&socket, done = std::move(done)](const std::error_code& ec) {
         if (!ec) {
             std::error_code ignored;
             socket.set_option(asio::ip::tcp::no_delay(true), ignored);
         }
-        done(ec);
+        done(ec, 0); // the first bytes are the caller's to send
     });
 }
 

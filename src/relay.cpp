@@ -17,9 +17,10 @@ relay::relay(tcp_socket& client, tcp_socket& backend, head_buffer& sniffed, dura
       up_(*this, client_, read_wait::origin::accepted, backend_, pumps),
       down_(*this, backend_, read_wait::origin::connected, client_, pumps), idle_timeout_(idle_timeout) {}
 
-void relay::start(std::size_t prefix, std::weak_ptr<void> owner, handler done) {
+void relay::start(std::size_t prefix, std::size_t sent, std::weak_ptr<void> owner, handler done) {
     owner_ = std::move(owner);
     done_ = std::move(done);
+    up_.bytes = sent;
     last_activity_ = std::chrono::steady_clock::now();
     // The client's socket was readied when its session started.
     if (platform::prepare_relay_socket(backend_)) {
@@ -29,13 +30,13 @@ void relay::start(std::size_t prefix, std::weak_ptr<void> owner, handler done) {
         return;
     }
     listen(down_);
-    if (prefix == 0) {
+    if (sent >= prefix) {
         sniffed_.release();
         listen(up_);
         return;
     }
     // The sniffed bytes go first, exactly as received; then their buffer is freed.
-    asio::async_write(backend_, asio::buffer(sniffed_.data(), prefix),
+    asio::async_write(backend_, asio::buffer(sniffed_.data() + sent, prefix - sent),
                       [this, owner = keep()](const std::error_code& error, std::size_t written) {
                           up_.bytes += written;
                           sniffed_.release();

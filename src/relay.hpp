@@ -38,9 +38,10 @@ public:
     relay& operator=(const relay&) = delete;
 
     // Writes the first `prefix` sniffed bytes to the backend, exactly as received (then gives
-    // their buffer back), then relays. `owner` owns the relay: the pending operations keep it
-    // alive. `done` runs once, when both directions are over (it must not own the owner).
-    void start(std::size_t prefix, std::weak_ptr<void> owner, handler done);
+    // their buffer back), then relays; the first `sent` of them went with the connect already.
+    // `owner` owns the relay: the pending operations keep it alive. `done` runs once, when both
+    // directions are over (it must not own the owner).
+    void start(std::size_t prefix, std::size_t sent, std::weak_ptr<void> owner, handler done);
     // Closes both sockets now.
     void close();
     // Closes the connection if no byte moved either way for idle_timeout before `now` (the

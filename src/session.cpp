@@ -180,12 +180,15 @@ void session::route(const sniff_result& sniffed) {
     phase_ = phase::connecting;
     auto c = std::make_shared<connector>(client_.get_executor(), runtime_->settings.connect_timeout);
     connector_ = c;
-    c->start(*decision.matched, [self = shared_from_this()](tcp_socket backend, const backend_address* connected_to) {
-        self->on_connected(std::move(backend), connected_to);
-    });
+    // The sniffed bytes go with the connect where they can (src/reactor_ops.hpp); the buffer stays
+    // the session's until the relay has written them all.
+    c->start(*decision.matched, asio::buffer(buffer_.data(), filled_),
+             [self = shared_from_this()](tcp_socket backend, const backend_address* connected_to, std::size_t sent) {
+                 self->on_connected(std::move(backend), connected_to, sent);
+             });
 }
 
-void session::on_connected(tcp_socket backend, const backend_address* connected_to) {
+void session::on_connected(tcp_socket backend, const backend_address* connected_to, std::size_t sent) {
     // The connector is done: let go of it entirely (a weak_ptr to a make_shared object would keep
     // its memory for the connection's life).
     connector_.reset();
@@ -207,7 +210,7 @@ void session::on_connected(tcp_socket backend, const backend_address* connected_
     relay_.emplace(client_, backend_, buffer_, runtime_->settings.idle_timeout, worker_.pumps());
     worker_.watch_idle(runtime_->settings.idle_timeout);
     // The relay is part of this session, so its completion holds no reference to it.
-    relay_->start(filled_, weak_from_this(), [this](const relay::result& result) {
+    relay_->start(filled_, sent, weak_from_this(), [this](const relay::result& result) {
         record_.bytes_up = result.bytes_up;
         record_.bytes_down = result.bytes_down;
         if (result.idle_timeout) {

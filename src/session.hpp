@@ -55,7 +55,7 @@ private:
     void answer(std::string_view bytes);
     void linger();
     void drain_client();
-    void on_connected(tcp_socket backend, const backend_address* connected_to);
+    void on_connected(tcp_socket backend, const backend_address* connected_to, std::size_t sent);
 
     worker& worker_;
     tcp_socket client_;

@@ -56,6 +56,34 @@ asio::detail::socket_ops::state_type& socket_state(tcp_socket& socket) {
     return (socket.*(&socket_access::impl_)).get_implementation().state_;
 }
 
+// The reactor's state for the socket: its try_speculative flags and their mutex are private
+// members. Access is not checked in the template arguments of an explicit instantiation, the one
+// way the language has to name them: each instantiation below defines a function returning the
+// member pointer.
+using descriptor_state = asio::detail::epoll_reactor::descriptor_state;
+using speculative_flags = bool (descriptor_state::*)[asio::detail::epoll_reactor::max_ops];
+using descriptor_mutex = asio::detail::conditionally_enabled_mutex descriptor_state::*;
+speculative_flags try_speculative_member();
+descriptor_mutex mutex_member();
+
+template <speculative_flags Flags, descriptor_mutex Mutex> struct descriptor_state_access {
+    friend speculative_flags try_speculative_member() { return Flags; }
+    friend descriptor_mutex mutex_member() { return Mutex; }
+};
+template struct descriptor_state_access<&descriptor_state::try_speculative_, &descriptor_state::mutex_>;
+
+// The socket's next read is queued for the reactor's next event on it instead of being tried at
+// once. Only right after the socket was registered, before any event of it can have been handled
+// (the registration's own check of readiness reports whatever is there already).
+void wait_for_first_read_event(tcp_socket& socket) noexcept {
+    descriptor_state* state = (socket.*(&socket_access::impl_)).get_implementation().reactor_data_;
+    if (state == nullptr) {
+        return;
+    }
+    asio::detail::conditionally_enabled_mutex::scoped_lock lock(state->*mutex_member());
+    (state->*try_speculative_member())[asio::detail::epoll_reactor::read_op] = false;
+}
+
 } // namespace
 
 struct read_wait::operation : asio::detail::reactor_op {
@@ -158,6 +186,8 @@ void read_wait::accepted(tcp_socket& socket) noexcept {
     socket_state(socket) &= ~asio::detail::socket_ops::possible_dup;
 }
 
+void read_wait::first_read_waits(tcp_socket& socket) noexcept { wait_for_first_read_event(socket); }
+
 void read_wait::start(tcp_socket& socket, std::shared_ptr<void> keep) {
     if (op_ == nullptr) {
         op_ = new operation(*this);
@@ -185,13 +215,43 @@ namespace {
 
 std::error_code last_error() { return {errno, asio::error::get_system_category()}; }
 
-void complete_later(tcp_socket& socket, connect_handler done, std::error_code ec) {
-    asio::post(socket.get_executor(), [done = std::move(done), ec] { done(ec); });
+void complete_later(tcp_socket& socket, connect_handler done, std::error_code ec, std::size_t sent = 0) {
+    asio::post(socket.get_executor(), [done = std::move(done), ec, sent] { done(ec, sent); });
+}
+
+// Sends what the socket takes of `first`: >= 0 bytes, or -1 with errno (EAGAIN: still connecting).
+ssize_t send_first(int descriptor, asio::const_buffer first) {
+    ssize_t n = 0;
+    do {
+        n = ::send(descriptor, first.data(), first.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+}
+
+// Waits until the connection is made or has failed, then sends: its result is the connect's.
+void send_when_connected(tcp_socket& socket, asio::const_buffer first, connect_handler done) {
+    // A TCP socket turns writable only once connected or failed (never while SYN_SENT).
+    socket.async_wait(asio::socket_base::wait_write,
+                      [&socket, first, done = std::move(done)](const std::error_code& waited) mutable {
+                          if (waited) {
+                              done(waited, 0);
+                              return;
+                          }
+                          const ssize_t n = send_first(socket.native_handle(), first);
+                          if (n >= 0) {
+                              done({}, static_cast<std::size_t>(n));
+                          } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                              send_when_connected(socket, first, std::move(done)); // not yet after all
+                          } else {
+                              done(last_error(), 0); // the connection failed: ECONNREFUSED, ...
+                          }
+                      });
 }
 
 } // namespace
 
-void async_connect_nodelay(tcp_socket& socket, const asio::ip::tcp::endpoint& to, connect_handler done) {
+void async_connect_nodelay(tcp_socket& socket, const asio::ip::tcp::endpoint& to, asio::const_buffer first,
+                           connect_handler done) {
     const int descriptor = ::socket(to.protocol().family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
     if (descriptor < 0) {
         complete_later(socket, std::move(done), last_error());
@@ -210,28 +270,22 @@ void async_connect_nodelay(tcp_socket& socket, const asio::ip::tcp::endpoint& to
     // ioctl, before its first operation), and that the descriptor is nobody else's.
     socket_state(socket) |= asio::detail::socket_ops::internal_non_blocking;
     socket_state(socket) &= ~asio::detail::socket_ops::possible_dup;
-    if (::connect(descriptor, to.data(), static_cast<socklen_t>(to.size())) == 0) {
-        complete_later(socket, std::move(done), {});
-        return;
-    }
-    if (errno != EINPROGRESS && errno != EINTR) { // EINTR: the connection goes on in the background
+    // Nothing can arrive before the connect: the first read (the relay's, from the backend) is
+    // only tried once the reactor has seen bytes come, not at once to fail with EAGAIN.
+    wait_for_first_read_event(socket);
+    if (::connect(descriptor, to.data(), static_cast<socklen_t>(to.size())) != 0 && errno != EINPROGRESS &&
+        errno != EINTR) { // EINTR: the connection goes on in the background
         complete_later(socket, std::move(done), last_error());
         return;
     }
-    // A TCP socket turns writable only once connected or failed (never while SYN_SENT), so the
-    // wait's end is the result, and SO_ERROR says which.
-    socket.async_wait(asio::socket_base::wait_write, [&socket, done = std::move(done)](const std::error_code& waited) {
-        if (waited) {
-            done(waited);
-            return;
-        }
-        int error = 0;
-        socklen_t length = sizeof(error);
-        if (::getsockopt(socket.native_handle(), SOL_SOCKET, SO_ERROR, &error, &length) != 0) {
-            error = errno;
-        }
-        done(error == 0 ? std::error_code() : std::error_code(error, asio::error::get_system_category()));
-    });
+    const ssize_t n = send_first(descriptor, first);
+    if (n >= 0) {
+        complete_later(socket, std::move(done), {}, static_cast<std::size_t>(n)); // connected already
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        send_when_connected(socket, first, std::move(done));
+    } else {
+        complete_later(socket, std::move(done), last_error()); // refused already (a local port), ...
+    }
 }
 
 } // namespace kiagateway
