@@ -32,9 +32,11 @@
 #include <asio/version.hpp>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,14 +65,29 @@ asio::detail::socket_ops::state_type& socket_state(tcp_socket& socket) {
 using descriptor_state = asio::detail::epoll_reactor::descriptor_state;
 using speculative_flags = bool (descriptor_state::*)[asio::detail::epoll_reactor::max_ops];
 using descriptor_mutex = asio::detail::conditionally_enabled_mutex descriptor_state::*;
+using task_result = unsigned int asio::detail::scheduler_operation::*;
 speculative_flags try_speculative_member();
 descriptor_mutex mutex_member();
+task_result task_result_member();
 
-template <speculative_flags Flags, descriptor_mutex Mutex> struct descriptor_state_access {
+template <speculative_flags Flags, descriptor_mutex Mutex, task_result Result> struct descriptor_state_access {
     friend speculative_flags try_speculative_member() { return Flags; }
     friend descriptor_mutex mutex_member() { return Mutex; }
+    friend task_result task_result_member() { return Result; }
 };
-template struct descriptor_state_access<&descriptor_state::try_speculative_, &descriptor_state::mutex_>;
+template struct descriptor_state_access<&descriptor_state::try_speculative_, &descriptor_state::mutex_,
+                                        &asio::detail::scheduler_operation::task_result_>;
+
+// The events the reactor last reported for the socket (what the operations it performs now were
+// woken by). They are the task result of the state, an operation of the scheduler's: a private
+// base, so reached by a C-style cast, the one conversion to it the language allows here.
+std::uint32_t last_events(descriptor_state* state) noexcept {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+    auto* as_operation = (asio::detail::scheduler_operation*)state;
+#pragma GCC diagnostic pop
+    return as_operation->*task_result_member();
+}
 
 // The socket's next read is queued for the reactor's next event on it instead of being tried at
 // once. Only right after the socket was registered, before any event of it can have been handled
@@ -122,7 +139,12 @@ struct read_wait::operation : asio::detail::reactor_op {
             return done;
         }
         self->ec_ = asio::error_code();
-        return self->inq_ && left_behind(message) == 0 ? done_and_exhausted : done;
+        // TCP_INQ counts a pending FIN but not a reset (nor another error that ended the
+        // connection): after one, nothing is left behind the last bytes and no later event will
+        // come, yet the next read has the error to report. The reactor's events say so (hang-up,
+        // error): then the next read is tried, not queued.
+        const bool ended = self->state_ != nullptr && (last_events(self->state_) & (EPOLLHUP | EPOLLERR)) != 0;
+        return self->inq_ && !ended && left_behind(message) == 0 ? done_and_exhausted : done;
     }
 
     // What TCP_INQ says the read left in the receive queue (1 for a pending FIN); -1 if it did not say.
@@ -160,6 +182,7 @@ struct read_wait::operation : asio::detail::reactor_op {
 
     read_wait& owner_;
     int descriptor_ = -1;
+    descriptor_state* state_ = nullptr; // the reactor's for the socket
     unsigned reads_with_data_ = 0;
     bool inq_ = false;       // TCP_INQ is on
     bool inq_tried_ = false; // and was tried once (an old kernel refuses it)
@@ -195,6 +218,7 @@ void read_wait::start(tcp_socket& socket, std::shared_ptr<void> keep) {
         op_->inq_ = op_->inq_tried_ = from_ == origin::accepted;
     }
     op_->descriptor_ = socket.native_handle();
+    op_->state_ = (socket.*(&socket_access::impl_)).get_implementation().reactor_data_;
     if (!op_->inq_tried_ && op_->reads_with_data_ >= operation::inq_after) {
         op_->inq_tried_ = true;
         const int on = 1;

@@ -244,6 +244,36 @@ TEST_CASE("a connected socket's first read waits for bytes to come, and gets the
     CHECK(got.bytes == "response");
 }
 
+TEST_CASE("a read_wait sees a reset that arrived together with the last bytes") {
+    // TCP_INQ counts a pending FIN, not a reset: a read that takes the last bytes of a reset
+    // connection is told nothing is left, and no later event comes. The read after it must still
+    // be tried, and fail, or the connection hangs until idle_timeout (seen with TLS clients that
+    // close with a reset after their close_notify alert: a third of bench S3's connections).
+    const bool accepted = GENERATE(true, false);
+    CAPTURE(accepted);
+    asio::io_context io;
+    auto pair = connected(io, accepted);
+    reading r(pair.reader, accepted ? read_wait::origin::accepted : read_wait::origin::connected);
+    for (int i = 0; i < 4; ++i) { // past the messages after which a connected socket has TCP_INQ
+        asio::write(pair.writer, asio::buffer(std::string("ping")));
+        REQUIRE(r.next(io).bytes == "ping");
+    }
+    // The read waits; then the last bytes and the reset come, and one event announces both.
+    r.start_pending(io, std::make_shared<int>(0));
+    REQUIRE_FALSE(r.last.called);
+    asio::write(pair.writer, asio::buffer(std::string("bye")));
+    pair.writer.set_option(asio::socket_base::linger(true, 0));
+    pair.writer.close(); // with linger 0: a reset, not a FIN
+    settle();
+    const outcome last_bytes = r.result(io);
+    REQUIRE(last_bytes.called);
+    CHECK(last_bytes.bytes == "bye");
+    const outcome end = r.next(io);
+    REQUIRE(end.called); // not stuck waiting for an event that never comes
+    CHECK(end.ec);
+    CHECK(end.ec != asio::error::eof);
+}
+
 TEST_CASE("closing the socket ends a pending read_wait with an error and lets go of its owner") {
     asio::io_context io;
     auto pair = connected(io);
