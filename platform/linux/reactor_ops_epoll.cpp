@@ -10,7 +10,8 @@
 // to be read (as 0 bytes), and no later event announces it. TCP_INQ does: with it, each recvmsg
 // says how many bytes it left behind, and counts a pending FIN as one. A read that leaves nothing
 // reports done_and_exhausted, so the next read is queued without being tried, and the next EPOLLIN
-// event (which arrives for any byte or FIN that comes later) performs it.
+// event (which arrives for any byte or FIN that comes later) performs it. A reset is not counted:
+// a read after the reactor reported a hang-up or an error never reports done_and_exhausted.
 //
 // Accepted sockets inherit TCP_INQ from their listening socket (prepare_listener). For a
 // connected one it costs a setsockopt, so a read_wait turns it on only once its socket has carried
