@@ -270,8 +270,10 @@ TEST_CASE("a read_wait sees a reset that arrived together with the last bytes") 
     CHECK(last_bytes.bytes == "bye");
     const outcome end = r.next(io);
     REQUIRE(end.called); // not stuck waiting for an event that never comes
-    CHECK(end.ec);
-    CHECK(end.ec != asio::error::eof);
+    CHECK(end.ec);       // the end of it
+#if defined(KG_EPOLL_OPS)
+    CHECK(end.ec == asio::error::connection_reset); // (wine's sockets report an end of stream)
+#endif
 }
 
 TEST_CASE("closing the socket ends a pending read_wait with an error and lets go of its owner") {
