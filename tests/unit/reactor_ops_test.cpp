@@ -91,6 +91,19 @@ struct reading final : read_wait::target {
 
 void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(20)); }
 
+read_wait::origin origin_of(bool accepted) {
+    return accepted ? read_wait::origin::accepted : read_wait::origin::connected;
+}
+
+// A few messages first, as on a long-lived connection: past those after which a connected socket
+// has TCP_INQ too.
+void exchange_pings(asio::io_context& io, socket_pair& pair, reading& r) {
+    for (int i = 0; i < 4; ++i) {
+        asio::write(pair.writer, asio::buffer(std::string("ping")));
+        REQUIRE(r.next(io).bytes == "ping");
+    }
+}
+
 // Runs `io` until `done` is set (at most 3 s).
 void run_until(asio::io_context& io, const bool& done) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
@@ -162,12 +175,8 @@ TEST_CASE("a read_wait sees the end of the stream that arrived together with the
     CAPTURE(accepted);
     asio::io_context io;
     auto pair = connected(io, accepted);
-    reading r(pair.reader, accepted ? read_wait::origin::accepted : read_wait::origin::connected);
-    // A few messages first: a long-lived connection.
-    for (int i = 0; i < 4; ++i) {
-        asio::write(pair.writer, asio::buffer(std::string("ping")));
-        REQUIRE(r.next(io).bytes == "ping");
-    }
+    reading r(pair.reader, origin_of(accepted));
+    exchange_pings(io, pair, r);
     // The last bytes and the FIN are both queued before the read: no later event announces the FIN.
     asio::write(pair.writer, asio::buffer(std::string("bye")));
     pair.writer.shutdown(tcp_socket::shutdown_send);
@@ -253,11 +262,8 @@ TEST_CASE("a read_wait sees a reset that arrived together with the last bytes") 
     CAPTURE(accepted);
     asio::io_context io;
     auto pair = connected(io, accepted);
-    reading r(pair.reader, accepted ? read_wait::origin::accepted : read_wait::origin::connected);
-    for (int i = 0; i < 4; ++i) { // past the messages after which a connected socket has TCP_INQ
-        asio::write(pair.writer, asio::buffer(std::string("ping")));
-        REQUIRE(r.next(io).bytes == "ping");
-    }
+    reading r(pair.reader, origin_of(accepted));
+    exchange_pings(io, pair, r);
     // The read waits; then the last bytes and the reset come, and one event announces both.
     r.start_pending(io, std::make_shared<int>(0));
     REQUIRE_FALSE(r.last.called);
