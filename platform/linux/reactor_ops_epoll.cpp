@@ -59,11 +59,16 @@ asio::detail::socket_ops::state_type& socket_state(tcp_socket& socket) {
     return (socket.*(&socket_access::impl_)).get_implementation().state_;
 }
 
-// The reactor's state for the socket: its try_speculative flags and their mutex are private
-// members. Access is not checked in the template arguments of an explicit instantiation, the one
-// way the language has to name them: each instantiation below defines a function returning the
-// member pointer.
+// The reactor's state for the socket: its try_speculative flags, their mutex and the events last
+// reported (the task result of its scheduler operation) are private members. Access is not checked in the template
+// arguments of an explicit instantiation, the one way the language has to name them: each instantiation below defines a
+// function returning the member pointer.
 using descriptor_state = asio::detail::epoll_reactor::descriptor_state;
+
+descriptor_state* reactor_state(tcp_socket& socket) {
+    return (socket.*(&socket_access::impl_)).get_implementation().reactor_data_;
+}
+
 using speculative_flags = bool (descriptor_state::*)[asio::detail::epoll_reactor::max_ops];
 using descriptor_mutex = asio::detail::conditionally_enabled_mutex descriptor_state::*;
 using task_result = unsigned int asio::detail::scheduler_operation::*;
@@ -94,7 +99,7 @@ std::uint32_t last_events(descriptor_state* state) noexcept {
 // once. Only right after the socket was registered, before any event of it can have been handled
 // (the registration's own check of readiness reports whatever is there already).
 void wait_for_first_read_event(tcp_socket& socket) noexcept {
-    descriptor_state* state = (socket.*(&socket_access::impl_)).get_implementation().reactor_data_;
+    descriptor_state* state = reactor_state(socket);
     if (state == nullptr) {
         return;
     }
@@ -219,7 +224,7 @@ void read_wait::start(tcp_socket& socket, std::shared_ptr<void> keep) {
         op_->inq_ = op_->inq_tried_ = from_ == origin::accepted;
     }
     op_->descriptor_ = socket.native_handle();
-    op_->state_ = (socket.*(&socket_access::impl_)).get_implementation().reactor_data_;
+    op_->state_ = reactor_state(socket);
     if (!op_->inq_tried_ && op_->reads_with_data_ >= operation::inq_after) {
         op_->inq_tried_ = true;
         const int on = 1;
